@@ -1,0 +1,12 @@
+//! JSON exactly as Flagr's Go server reads and writes it: number text kept, Go's syntax-error
+//! messages, sorted map keys, no HTML escaping, Go's float formatting.
+
+mod float;
+mod parse;
+mod value;
+mod write;
+
+pub use float::format_float;
+pub use parse::{parse, SyntaxError};
+pub use value::{Map, Number, Value};
+pub use write::{write_string, write_value};
