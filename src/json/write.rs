@@ -1,13 +1,306 @@
-//! Writing JSON as Go's `encoding/json` encoder with `SetEscapeHTML(false)` does.
+//! Writing JSON as Go's `encoding/json` encoder with `SetEscapeHTML(false)` does: compact, object
+//! keys in sorted order, numbers as their stored text, Go's string escapes. The trailing newline
+//! Go's `Encoder` adds is left to the caller. Nesting is walked with an explicit stack, so a deep
+//! value cannot exhaust the thread's stack here.
+
+use std::collections::btree_map;
+use std::slice;
 
 use crate::json::Value;
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// An array or object whose closing bracket has not been written yet, with what is left of it.
+enum Open<'a> {
+    Array(slice::Iter<'a, Value>),
+    Object(btree_map::Iter<'a, String, Value>),
+}
+
 /// Appends `value` to `out`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
-    let _ = (out, value);
+    let mut open: Vec<Open<'_>> = Vec::new();
+    let mut current = value;
+
+    loop {
+        match current {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            // Go writes the zero json.Number, an empty string, as 0.
+            Value::Number(number) if number.as_str().is_empty() => out.push(b'0'),
+            Value::Number(number) => out.extend_from_slice(number.as_str().as_bytes()),
+            Value::String(text) => write_string(out, text),
+            Value::Array(items) => {
+                out.push(b'[');
+                let mut rest = items.iter();
+                if let Some(first) = rest.next() {
+                    open.push(Open::Array(rest));
+                    current = first;
+                    continue;
+                }
+                out.push(b']');
+            }
+            Value::Object(members) => {
+                out.push(b'{');
+                let mut rest = members.iter();
+                if let Some((key, first)) = rest.next() {
+                    write_key(out, key);
+                    open.push(Open::Object(rest));
+                    current = first;
+                    continue;
+                }
+                out.push(b'}');
+            }
+        }
+
+        // `current` is written: move to the next element of the innermost open container,
+        // closing every container that has none left.
+        loop {
+            match open.last_mut() {
+                None => return,
+                Some(Open::Array(rest)) => {
+                    if let Some(item) = rest.next() {
+                        out.push(b',');
+                        current = item;
+                        break;
+                    }
+                    out.push(b']');
+                }
+                Some(Open::Object(rest)) => {
+                    if let Some((key, item)) = rest.next() {
+                        out.push(b',');
+                        write_key(out, key);
+                        current = item;
+                        break;
+                    }
+                    out.push(b'}');
+                }
+            }
+            open.pop();
+        }
+    }
+}
+
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    write_string(out, key);
+    out.push(b':');
 }
 
 /// Appends `text` as a JSON string literal to `out`.
+///
+/// `"` and `\` are backslashed, newline, carriage return and tab get their short escapes, other
+/// control characters below U+0020 become `\u00xx`, and U+2028 and U+2029 become `\u2028` and
+/// `\u2029`. Everything else, `<`, `>`, `&` and all other non-ASCII included, is written as is.
+/// This is Go before 1.22; Go 1.22 and later write U+0008 and U+000C as `\b` and `\f`.
 pub fn write_string(out: &mut Vec<u8>, text: &str) {
-    let _ = (out, text);
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+
+    let mut run = 0;
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1F => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xF)],
+            ],
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+            0xE2 if bytes.get(i + 1) == Some(&0x80) => match bytes.get(i + 2) {
+                Some(0xA8) => b"\\u2028",
+                Some(0xA9) => b"\\u2029",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(escape);
+        i += if byte == 0xE2 { 3 } else { 1 };
+        run = i;
+    }
+
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{parse, Map, Number};
+
+    #[test]
+    fn string_escapes() {
+        let cases: &[(&str, &str)] = &[
+            ("", r#""""#),
+            ("plain", r#""plain""#),
+            ("say \"hi\"", r#""say \"hi\"""#),
+            ("back\\slash", r#""back\\slash""#),
+            ("a/b", r#""a/b""#),
+            ("line\nfeed\rreturn\ttab", r#""line\nfeed\rreturn\ttab""#),
+            ("\u{0}\u{1}\u{1f}", r#""\u0000\u0001\u001f""#),
+            ("\u{8}\u{b}\u{c}", r#""\u0008\u000b\u000c""#),
+            ("\u{1a}\u{1b}", r#""\u001a\u001b""#),
+            (" \u{7f}", "\" \u{7f}\""),
+            ("<script>&amp;</script>", r#""<script>&amp;</script>""#),
+            (
+                "caf\u{e9} \u{20ac} \u{1f600}",
+                "\"caf\u{e9} \u{20ac} \u{1f600}\"",
+            ),
+            ("\u{fffd}", "\"\u{fffd}\""),
+            ("a\u{2028}b\u{2029}c", r#""a\u2028b\u2029c""#),
+            ("\u{2028}\u{2029}", r#""\u2028\u2029""#),
+            ("\u{2027}\u{202a}\u{2020}", "\"\u{2027}\u{202a}\u{2020}\""),
+            ("\u{85}\u{a0}\u{feff}", "\"\u{85}\u{a0}\u{feff}\""),
+            ("\u{20ac}\"\u{20ac}", "\"\u{20ac}\\\"\u{20ac}\""),
+        ];
+        for (text, expected) in cases {
+            let mut out = Vec::new();
+            write_string(&mut out, text);
+            assert_eq!(String::from_utf8_lossy(&out), *expected, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn values() {
+        let object: Map = [
+            ("b".to_owned(), Value::Null),
+            ("a".to_owned(), Value::Bool(true)),
+            ("B".to_owned(), Value::Array(Vec::new())),
+            ("\u{e9}".to_owned(), Value::Object(Map::new())),
+            ("a\"".to_owned(), Value::Bool(false)),
+        ]
+        .into_iter()
+        .collect();
+        let cases: Vec<(Value, &str)> = vec![
+            (Value::Null, "null"),
+            (Value::Bool(true), "true"),
+            (Value::Bool(false), "false"),
+            (Value::Number(Number::from_valid_text("25.0")), "25.0"),
+            (Value::Number(Number::from_valid_text("1E+2")), "1E+2"),
+            (Value::Number(Number::from_valid_text("-0")), "-0"),
+            (Value::Number(Number::from_valid_text("")), "0"),
+            (Value::Number(Number::from_f64(1e21)), "1e+21"),
+            (Value::String("x<y".to_owned()), r#""x<y""#),
+            (Value::Array(Vec::new()), "[]"),
+            (Value::Object(Map::new()), "{}"),
+            (
+                Value::Array(vec![Value::Null, Value::Array(vec![Value::Bool(true)])]),
+                "[null,[true]]",
+            ),
+            (
+                Value::Object(object.clone()),
+                r#"{"B":[],"a":true,"a\"":false,"b":null,"é":{}}"#,
+            ),
+            (
+                Value::Array(vec![
+                    Value::Object(object),
+                    Value::Array(vec![Value::Array(vec![])]),
+                ]),
+                r#"[{"B":[],"a":true,"a\"":false,"b":null,"é":{}},[[]]]"#,
+            ),
+        ];
+        for (value, expected) in cases {
+            check(&value, expected);
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let body = br#"
+            {
+              "flagID": 3, "entityID": "user-<42>&co", "enableDebug": true,
+              "entityContext": {
+                "country": "US", "age": 25.0, "score": 1e0, "x": 1E+2, "y": 0.10,
+                "build": 9007199254740993, "balance": -0,
+                "big": 123456789012345678901234567890,
+                "tags": ["a", "b\u0000", "\ud83d\ude00", "caf\u00e9", "\u2028"],
+                "nested": {"z": null, "a": [{}, [], [1, [2, [3]]]], "m": false},
+                "html": "<b>&amp;</b>", "quote": "\"\\\/\b\f\n\r\t"
+              },
+              "flagTags": []
+            } trailing"#;
+        let expected = concat!(
+            r#"{"enableDebug":true,"entityContext":{"age":25.0,"balance":-0,"big":"#,
+            r#"123456789012345678901234567890,"build":9007199254740993,"country":"US","#,
+            r#""html":"<b>&amp;</b>","nested":{"a":[{},[],[1,[2,[3]]]],"m":false,"z":null},"#,
+            r#""quote":"\"\\/\u0008\u000c\n\r\t","score":1e0,"#,
+            "\"tags\":[\"a\",\"b\\u0000\",\"\u{1f600}\",\"caf\u{e9}\",\"\\u2028\"],",
+            r#""x":1E+2,"y":0.10},"entityID":"user-<42>&co","flagID":3,"flagTags":[]}"#,
+        );
+        let value = parse(body);
+        assert!(value.is_ok(), "{value:?}");
+        if let Ok(value) = value {
+            check(&value, expected);
+            // What the writer wrote parses back to the same value.
+            assert_eq!(parse(expected.as_bytes()).ok(), Some(value));
+        }
+    }
+
+    #[test]
+    fn deep_values_fit_a_small_stack() {
+        let depth = 10_001;
+        let thread = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let mut value = Value::Array(Vec::new());
+                for level in 0..depth - 1 {
+                    value = if level % 2 == 0 {
+                        Value::Array(vec![Value::Null, value])
+                    } else {
+                        Value::Object([("k".to_owned(), value)].into_iter().collect())
+                    };
+                }
+                let mut out = Vec::new();
+                write_value(&mut out, &value);
+                dismantle(value);
+                out
+            });
+        let out = thread.map(|handle| handle.join());
+        let Ok(Ok(out)) = out else {
+            panic!("writing on a 2 MiB stack failed");
+        };
+        let opened = out.iter().filter(|&&b| b == b'[' || b == b'{').count();
+        let closed = out.iter().filter(|&&b| b == b']' || b == b'}').count();
+        assert_eq!((opened, closed), (depth, depth));
+        assert!(out.starts_with(b"{\"k\":[null,{\"k\":"), "{:?}", &out[..20]);
+        let innermost = b"[null,[]]}]}";
+        assert!(out
+            .windows(innermost.len())
+            .any(|window| window == innermost));
+        assert!(out.ends_with(b"]}]}"));
+    }
+
+    /// Drops a deep value level by level, so the test does not lean on the recursive drop.
+    fn dismantle(value: Value) {
+        let mut pending = vec![value];
+        while let Some(value) = pending.pop() {
+            match value {
+                Value::Array(items) => pending.extend(items),
+                Value::Object(members) => pending.extend(members.into_values()),
+                _ => {}
+            }
+        }
+    }
+
+    fn check(value: &Value, expected: &str) {
+        let mut out = b"prefix ".to_vec();
+        write_value(&mut out, value);
+        assert_eq!(String::from_utf8_lossy(&out), format!("prefix {expected}"));
+    }
 }
