@@ -1,3 +1,3 @@
 //! vexilla-proxy: answers Flagr's evaluation API locally, exactly as Flagr would.
-pub mod json;
 pub mod expr;
+pub mod json;

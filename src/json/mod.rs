@@ -7,6 +7,6 @@ mod value;
 mod write;
 
 pub use float::format_float;
-pub use parse::{parse, parse_document, SyntaxError};
+pub use parse::{parse, parse_document, parse_members, Document, SyntaxError};
 pub use value::{Map, Number, Value};
 pub use write::{write_string, write_value};

@@ -130,7 +130,11 @@ fn write_quoted_byte(f: &mut fmt::Formatter<'_>, byte: u8) -> fmt::Result {
 /// Bytes after the first complete value are not looked at, so `{"a":1} trailing` parses as
 /// `{"a":1}`. Input of only whitespace gives an error for which [`SyntaxError::is_eof`] holds.
 pub fn parse(input: &[u8]) -> Result<Value, SyntaxError> {
-    let mut parser = Parser { input, pos: 0 };
+    let mut parser = Parser {
+        input,
+        pos: 0,
+        depth: 0,
+    };
 
     parser.skip_whitespace();
     if parser.pos == input.len() {
@@ -148,7 +152,11 @@ pub fn parse_document(input: &[u8]) -> Result<Value, SyntaxError> {
     let end_of_input = SyntaxError {
         problem: Problem::EndOfInput,
     };
-    let mut parser = Parser { input, pos: 0 };
+    let mut parser = Parser {
+        input,
+        pos: 0,
+        depth: 0,
+    };
 
     parser.skip_whitespace();
     if parser.pos == input.len() {
@@ -172,6 +180,55 @@ pub fn parse_document(input: &[u8]) -> Result<Value, SyntaxError> {
     }
 }
 
+/// A top-level JSON value; an object keeps its members in document order, repeats included.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    Object(Vec<(String, Value)>),
+    Other(Value),
+}
+
+impl From<Value> for Document {
+    fn from(value: Value) -> Document {
+        match value {
+            Value::Object(map) => Document::Object(map.into_iter().collect()),
+            other => Document::Other(other),
+        }
+    }
+}
+
+/// Parses the first JSON value in `input` as [`parse`] does, but keeps a top-level object's
+/// members in document order with every repeat: Go decodes a struct member by member in that
+/// order, so the last of several spellings of a field wins and the first bad one is reported.
+pub fn parse_members(input: &[u8]) -> Result<Document, SyntaxError> {
+    let mut parser = Parser {
+        input,
+        pos: 0,
+        depth: 0,
+    };
+
+    parser.skip_whitespace();
+    if parser.pos == input.len() {
+        return Err(SyntaxError {
+            problem: Problem::Eof,
+        });
+    }
+    if parser.peek() != Some(b'{') {
+        return parser.document().map(Document::Other);
+    }
+    parser.pos += 1;
+    parser.depth = 1;
+
+    let mut members = Vec::new();
+    let result = parser.members(&mut members);
+    match result {
+        Ok(()) => Ok(Document::Object(members)),
+        Err(error) => {
+            members.into_iter().for_each(|(_, value)| discard(value));
+            Err(error)
+        }
+    }
+}
+
 /// An array or object whose closing bracket has not been read yet.
 enum Frame {
     Array(Vec<Value>),
@@ -191,6 +248,8 @@ impl Frame {
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
+    /// Containers already open around the value being read, for the depth limit.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -217,7 +276,7 @@ impl Parser<'_> {
             let first = self.next_non_space()?;
             let mut value = match first {
                 b'{' => {
-                    check_depth(open.len(), first)?;
+                    check_depth(open.len() + self.depth, first)?;
                     match self.next_non_space()? {
                         b'}' => Value::Object(Map::new()),
                         b'"' => {
@@ -229,7 +288,7 @@ impl Parser<'_> {
                     }
                 }
                 b'[' => {
-                    check_depth(open.len(), first)?;
+                    check_depth(open.len() + self.depth, first)?;
                     self.skip_whitespace();
                     if self.peek() == Some(b']') {
                         self.pos += 1;
@@ -287,6 +346,30 @@ impl Parser<'_> {
                     .pop()
                     .map(Frame::into_value)
                     .expect("the container just given a value is still open");
+            }
+        }
+    }
+
+    /// Reads the members of an object whose `{` has been read, through its `}`.
+    fn members(&mut self, members: &mut Vec<(String, Value)>) -> Result<(), SyntaxError> {
+        match self.next_non_space()? {
+            b'}' => return Ok(()),
+            b'"' => {}
+            other => return Err(SyntaxError::invalid(other, BEGIN_KEY)),
+        }
+        loop {
+            let key = self.object_key()?;
+            let value = self.document()?;
+            members.push((key, value));
+            match self.next_non_space()? {
+                b',' => {
+                    let next = self.next_non_space()?;
+                    if next != b'"' {
+                        return Err(SyntaxError::invalid(next, BEGIN_KEY));
+                    }
+                }
+                b'}' => return Ok(()),
+                other => return Err(SyntaxError::invalid(other, AFTER_PAIR)),
             }
         }
     }
@@ -902,21 +985,86 @@ mod tests {
     #[test]
     fn whole_documents_follow_unmarshal() {
         let check = |input: &str, expected: Result<&str, &str>| {
-            let got = parse_document(input.as_bytes()).map_err(|e| e.to_string()).map(|value| {
-                let mut out = Vec::new();
-                write_value(&mut out, &value);
-                String::from_utf8_lossy(&out).into_owned()
-            });
-            assert_eq!(got.as_deref().map_err(String::as_str), expected, "input {input:?}");
+            let got = parse_document(input.as_bytes())
+                .map_err(|e| e.to_string())
+                .map(|value| {
+                    let mut out = Vec::new();
+                    write_value(&mut out, &value);
+                    String::from_utf8_lossy(&out).into_owned()
+                });
+            assert_eq!(
+                got.as_deref().map_err(String::as_str),
+                expected,
+                "input {input:?}"
+            );
         };
         check(" {\"a\":1} \n", Ok("{\"a\":1}"));
         check("12", Ok("12"));
         check("", Err("unexpected end of JSON input"));
         check("  ", Err("unexpected end of JSON input"));
         check("{\"a\":", Err("unexpected end of JSON input"));
-        check("{\"a\":1} x", Err("invalid character 'x' after top-level value"));
+        check(
+            "{\"a\":1} x",
+            Err("invalid character 'x' after top-level value"),
+        );
         check("1 2", Err("invalid character '2' after top-level value"));
-        check("{a}", Err("invalid character 'a' looking for beginning of object key string"));
+        check(
+            "{a}",
+            Err("invalid character 'a' looking for beginning of object key string"),
+        );
+    }
+
+    #[test]
+    fn members_keep_document_order_and_repeats() {
+        let members = |input: &str| match parse_members(input.as_bytes()) {
+            Ok(Document::Object(members)) => Ok(members
+                .iter()
+                .map(|(k, v)| {
+                    let mut out = Vec::new();
+                    write_value(&mut out, v);
+                    format!("{k}={}", String::from_utf8_lossy(&out))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")),
+            Ok(Document::Other(_)) => Err("not an object".to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        assert_eq!(
+            members(r#" {"b":1,"a":{"x":[2]},"b":"s"} tail"#)
+                .as_deref()
+                .map_err(String::as_str),
+            Ok(r#"b=1 a={"x":[2]} b="s""#)
+        );
+        assert_eq!(members("{}").as_deref().map_err(String::as_str), Ok(""));
+        assert_eq!(
+            members("[1]").as_deref().map_err(String::as_str),
+            Err("not an object")
+        );
+        assert_eq!(
+            members(r#"{"a":1"#).as_deref().map_err(String::as_str),
+            Err("unexpected EOF")
+        );
+        assert_eq!(
+            members(r#"{"a":1]"#).as_deref().map_err(String::as_str),
+            Err("invalid character ']' after object key:value pair")
+        );
+        assert_eq!(
+            members(r#"{"a" 1}"#).as_deref().map_err(String::as_str),
+            Err("invalid character '1' after object key")
+        );
+        assert_eq!(
+            members(r#"{,}"#).as_deref().map_err(String::as_str),
+            Err("invalid character ',' looking for beginning of object key string")
+        );
+        assert_eq!(members("").as_deref().map_err(String::as_str), Err("EOF"));
+        let deepest =
+            "{\"a\":".to_owned() + &"[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1) + "}";
+        assert!(members(&deepest).is_ok());
+        let too_deep = "{\"a\":".to_owned() + &"[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH) + "}";
+        assert_eq!(
+            members(&too_deep).as_deref().map_err(String::as_str),
+            Err("invalid character '[' exceeded max depth")
+        );
     }
 
     /// Runs `test` on a thread with a 2 MiB stack and fails if it panics or overflows.
