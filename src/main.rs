@@ -1,1 +1,75 @@
-fn main() {}
+//! The `vexilla-proxy` binary: parse the configuration, set up logging, run until SIGTERM or
+//! SIGINT.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use vexilla_proxy::config::{Cli, Config};
+use vexilla_proxy::store::FlagStore;
+
+fn main() -> ExitCode {
+    let config = match Config::from_cli(Cli::parse()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("vexilla-proxy: invalid configuration: {error}");
+            return ExitCode::from(64);
+        }
+    };
+    let filter = EnvFilter::try_from_env("VEXILLA_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,vexilla_proxy=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    if config.check_only {
+        return match vexilla_proxy::check_flags(&config, &FlagStore::new()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("vexilla-proxy: {error}");
+                ExitCode::from(65)
+            }
+        };
+    }
+
+    // Request bodies may nest 10000 levels deep, as Flagr's decoder allows; dropping, cloning
+    // and formatting such values recurses, so worker threads get room for it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(16 * 1024 * 1024)
+        .build()
+        .expect("the tokio runtime starts on any supported OS");
+    match runtime.block_on(vexilla_proxy::run(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "vexilla-proxy could not start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(terminate) => terminate,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,259 @@
+//! The command line and its `VEXILLA_*` environment twins, validated once into a typed
+//! `Config`. Nothing else in the crate reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use thiserror::Error;
+
+use crate::api::ApiLimits;
+use crate::compat::CompatSetting;
+use crate::flag::FlagrVersion;
+use crate::sync::SyncTiming;
+use crate::upstream::{UpstreamTimeouts, UpstreamUrl, UrlError};
+
+/// vexilla-proxy: answers Flagr's evaluation API locally, exactly as Flagr would.
+#[derive(Debug, Parser)]
+#[command(name = "vexilla-proxy", version, about)]
+pub struct Cli {
+    /// Address of the evaluation API.
+    #[arg(long, env = "VEXILLA_LISTEN", default_value = "127.0.0.1:18000")]
+    pub listen: SocketAddr,
+
+    /// Flagr base URL, e.g. http://flagr:18000 (plain http).
+    #[arg(long, env = "VEXILLA_UPSTREAM")]
+    pub upstream: Option<String>,
+
+    /// Flags in Flagr's eval-cache export format ({"Flags":[...]}), re-read when it changes.
+    /// Without it and without an upstream, the example flags built into the binary are used.
+    #[arg(long, env = "VEXILLA_FLAGS_FILE", conflicts_with = "upstream")]
+    pub flags_file: Option<PathBuf>,
+
+    /// Flagr version to answer as: 1.1, 1.2, or auto (detected from the upstream; 1.2 for a
+    /// flags file).
+    #[arg(long, env = "VEXILLA_FLAGR_COMPAT", default_value = "auto")]
+    pub flagr_compat: String,
+
+    /// Full re-sync period from the upstream (e.g. 500ms, 10s, 5m; a bare number is seconds).
+    #[arg(long, env = "VEXILLA_REFRESH_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub refresh_interval: Duration,
+
+    /// Period of the cheap change check (Flagr 1.2's max_id) and of the flags-file check.
+    #[arg(long, env = "VEXILLA_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
+    /// Time allowed to connect to the upstream.
+    #[arg(long, env = "VEXILLA_UPSTREAM_CONNECT_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub upstream_connect_timeout: Duration,
+
+    /// Time allowed for an upstream answer (sync reads include the body).
+    #[arg(long, env = "VEXILLA_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// Largest request body accepted, in bytes (413 past it).
+    #[arg(long, env = "VEXILLA_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Flagr's FLAGR_EVAL_BATCH_SIZE: most entities × flags in one batch; 0 means no limit.
+    #[arg(long, env = "VEXILLA_EVAL_BATCH_SIZE", default_value_t = 0)]
+    pub eval_batch_size: usize,
+
+    /// Flagr's FLAGR_EVAL_DEBUG_ENABLED: whether enableDebug requests get debug logs.
+    #[arg(long, env = "VEXILLA_EVAL_DEBUG_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub eval_debug_enabled: bool,
+
+    /// Time in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "VEXILLA_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Validate the configuration (and the flags file, if any), then exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// Where flags come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagsSource {
+    Upstream(UpstreamUrl),
+    File(PathBuf),
+    /// The example flags built into the binary.
+    Embedded,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub source: FlagsSource,
+    pub compat: CompatSetting,
+    pub timing: SyncTiming,
+    pub upstream_timeouts: UpstreamTimeouts,
+    pub limits: ApiLimits,
+    pub debug_enabled: bool,
+    pub shutdown_grace: Duration,
+    pub check_only: bool,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("--flagr-compat must be 1.1, 1.2 or auto, got {0:?}")]
+    Compat(String),
+    #[error("--upstream: {0}")]
+    Upstream(#[from] UrlError),
+    #[error("{0} must be greater than zero")]
+    ZeroDuration(&'static str),
+    #[error("--max-body-bytes must be at least 1024")]
+    BodyLimit,
+}
+
+impl Config {
+    /// Validates parsed arguments.
+    pub fn from_cli(cli: Cli) -> Result<Config, ConfigError> {
+        let compat = match cli.flagr_compat.as_str() {
+            "auto" => CompatSetting::Auto,
+            "1.1" => CompatSetting::Fixed(FlagrVersion::V1_1),
+            "1.2" => CompatSetting::Fixed(FlagrVersion::V1_2),
+            other => return Err(ConfigError::Compat(other.to_string())),
+        };
+        let source = match (cli.upstream, cli.flags_file) {
+            (Some(url), _) => FlagsSource::Upstream(UpstreamUrl::parse(&url)?),
+            (None, Some(path)) => FlagsSource::File(path),
+            (None, None) => FlagsSource::Embedded,
+        };
+        for (name, value) in [
+            ("--refresh-interval", cli.refresh_interval),
+            ("--poll-interval", cli.poll_interval),
+            ("--upstream-connect-timeout", cli.upstream_connect_timeout),
+            ("--upstream-timeout", cli.upstream_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::ZeroDuration(name));
+            }
+        }
+        if cli.max_body_bytes < 1024 {
+            return Err(ConfigError::BodyLimit);
+        }
+        Ok(Config {
+            listen: cli.listen,
+            source,
+            compat,
+            timing: SyncTiming {
+                refresh_interval: cli.refresh_interval,
+                poll_interval: cli.poll_interval,
+            },
+            upstream_timeouts: UpstreamTimeouts {
+                connect: cli.upstream_connect_timeout,
+                request: cli.upstream_timeout,
+            },
+            limits: ApiLimits {
+                max_body_bytes: cli.max_body_bytes,
+                max_batch_size: cli.eval_batch_size,
+                ..ApiLimits::default()
+            },
+            debug_enabled: cli.eval_debug_enabled,
+            shutdown_grace: cli.shutdown_grace,
+            check_only: cli.check_config,
+        })
+    }
+
+    /// The version flags are compiled and answered with before any upstream is asked: the
+    /// fixed one, or 1.2 under `auto`.
+    pub fn initial_version(&self) -> FlagrVersion {
+        match self.compat {
+            CompatSetting::Fixed(version) => version,
+            CompatSetting::Auto => FlagrVersion::V1_2,
+        }
+    }
+}
+
+/// Parses `250ms`, `10s`, `5m`, `1h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s, 5m or 1h"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "" | "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        "h" => Duration::from_secs(value.saturating_mul(3600)),
+        _ => return Err(format!("{text:?} has an unknown unit; use ms, s, m or h")),
+    };
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let mut argv = vec!["vexilla-proxy"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+        Config::from_cli(cli).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_run_on_the_embedded_flags() {
+        let config = parse(&[]).expect("defaults are valid");
+        assert_eq!(config.listen, "127.0.0.1:18000".parse().expect("addr"));
+        assert_eq!(config.source, FlagsSource::Embedded);
+        assert_eq!(config.compat, CompatSetting::Auto);
+        assert_eq!(config.initial_version(), FlagrVersion::V1_2);
+        assert_eq!(config.timing.refresh_interval, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn reads_every_setting() {
+        let config = parse(&[
+            "--listen",
+            "0.0.0.0:9000",
+            "--upstream",
+            "http://flagr:18000",
+            "--flagr-compat",
+            "1.1",
+            "--refresh-interval",
+            "500ms",
+            "--eval-batch-size",
+            "10",
+            "--eval-debug-enabled",
+            "false",
+        ])
+        .expect("valid");
+        assert_eq!(config.compat, CompatSetting::Fixed(FlagrVersion::V1_1));
+        assert!(
+            matches!(config.source, FlagsSource::Upstream(ref url) if url.authority == "flagr:18000")
+        );
+        assert_eq!(config.timing.refresh_interval, Duration::from_millis(500));
+        assert_eq!(config.limits.max_batch_size, 10);
+        assert!(!config.debug_enabled);
+    }
+
+    #[test]
+    fn refuses_bad_settings() {
+        let check = |args: &[&str]| assert!(parse(args).is_err(), "{args:?}");
+        check(&["--flagr-compat", "1.3"]);
+        check(&["--upstream", "https://flagr"]);
+        check(&["--upstream", "http://a", "--flags-file", "f.json"]);
+        check(&["--refresh-interval", "0s"]);
+        check(&["--refresh-interval", "ten"]);
+        check(&["--listen", "nowhere"]);
+        check(&["--max-body-bytes", "10"]);
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("1d").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,180 @@
+//! Flagr's eval-cache export format (`{"Flags":[...]}`, Go field names in PascalCase), as served
+//! by `GET /api/v1/export/eval_cache/json` and read by Flagr's `json_file` driver.
+//!
+//! This module only describes and parses the wire format; turning it into flags that can be
+//! evaluated (validation, compiled constraints, bucket ranges) is `flag`'s job. Go matches field
+//! names case-insensitively; these types accept the PascalCase Flagr writes plus the camelCase
+//! and lowercase spellings people write by hand, and ignore unknown fields as Go does.
+
+use serde::Deserialize;
+
+/// The whole export document.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Export {
+    #[serde(
+        rename = "Flags",
+        alias = "flags",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub flags: Vec<ExportFlag>,
+}
+
+/// One flag as Flagr's evaluation cache holds it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportFlag {
+    #[serde(rename = "ID", alias = "id", alias = "Id")]
+    pub id: u64,
+    #[serde(rename = "Key", alias = "key")]
+    pub key: String,
+    #[serde(rename = "Enabled", alias = "enabled")]
+    pub enabled: bool,
+    #[serde(
+        rename = "Segments",
+        alias = "segments",
+        deserialize_with = "null_as_default"
+    )]
+    pub segments: Vec<ExportSegment>,
+    #[serde(
+        rename = "Variants",
+        alias = "variants",
+        deserialize_with = "null_as_default"
+    )]
+    pub variants: Vec<ExportVariant>,
+    #[serde(rename = "Tags", alias = "tags", deserialize_with = "null_as_default")]
+    pub tags: Vec<ExportTag>,
+    #[serde(rename = "SnapshotID", alias = "snapshotID", alias = "snapshotId")]
+    pub snapshot_id: u64,
+    #[serde(rename = "DataRecordsEnabled", alias = "dataRecordsEnabled")]
+    pub data_records_enabled: bool,
+    #[serde(rename = "EntityType", alias = "entityType")]
+    pub entity_type: String,
+}
+
+/// A segment: constraints that select entities, then a rollout over distributions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportSegment {
+    #[serde(rename = "ID", alias = "id", alias = "Id")]
+    pub id: u64,
+    #[serde(rename = "FlagID", alias = "flagID", alias = "flagId")]
+    pub flag_id: u64,
+    #[serde(rename = "Rank", alias = "rank")]
+    pub rank: u64,
+    #[serde(rename = "RolloutPercent", alias = "rolloutPercent")]
+    pub rollout_percent: u64,
+    #[serde(
+        rename = "Constraints",
+        alias = "constraints",
+        deserialize_with = "null_as_default"
+    )]
+    pub constraints: Vec<ExportConstraint>,
+    #[serde(
+        rename = "Distributions",
+        alias = "distributions",
+        deserialize_with = "null_as_default"
+    )]
+    pub distributions: Vec<ExportDistribution>,
+}
+
+/// One constraint; `value` is raw expression text, not JSON.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportConstraint {
+    #[serde(rename = "ID", alias = "id", alias = "Id")]
+    pub id: u64,
+    #[serde(rename = "Property", alias = "property")]
+    pub property: String,
+    #[serde(rename = "Operator", alias = "operator")]
+    pub operator: String,
+    #[serde(rename = "Value", alias = "value")]
+    pub value: String,
+}
+
+/// A share of a segment's buckets given to one variant.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportDistribution {
+    #[serde(rename = "ID", alias = "id", alias = "Id")]
+    pub id: u64,
+    #[serde(rename = "VariantID", alias = "variantID", alias = "variantId")]
+    pub variant_id: u64,
+    #[serde(rename = "VariantKey", alias = "variantKey")]
+    pub variant_key: String,
+    #[serde(rename = "Percent", alias = "percent")]
+    pub percent: u64,
+}
+
+/// A variant and its attachment (any JSON object, or null).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportVariant {
+    #[serde(rename = "ID", alias = "id", alias = "Id")]
+    pub id: u64,
+    #[serde(rename = "Key", alias = "key")]
+    pub key: String,
+    #[serde(rename = "Attachment", alias = "attachment")]
+    pub attachment: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A tag on a flag.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExportTag {
+    #[serde(rename = "ID", alias = "id", alias = "Id")]
+    pub id: u64,
+    #[serde(rename = "Value", alias = "value")]
+    pub value: String,
+}
+
+/// Parses an export document.
+pub fn parse_export(bytes: &[u8]) -> Result<Export, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+/// Go leaves a slice nil for `null`; treat it as empty rather than refusing the document.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flagr_pascal_case_and_null_lists() {
+        let text = br#"{"Flags":[{"ID":7,"Key":"k","Enabled":true,"SnapshotID":3,
+            "Segments":[{"ID":1,"FlagID":7,"RolloutPercent":50,"Constraints":null,
+              "Distributions":[{"ID":2,"VariantID":9,"VariantKey":"on","Percent":100}]}],
+            "Variants":[{"ID":9,"Key":"on","Attachment":null}],"Tags":null,"Extra":1}]}"#;
+        let export = parse_export(text).expect("valid export");
+        let flag = &export.flags[0];
+        assert_eq!((flag.id, flag.key.as_str(), flag.snapshot_id), (7, "k", 3));
+        assert_eq!(flag.segments[0].rollout_percent, 50);
+        assert!(flag.segments[0].constraints.is_empty());
+        assert_eq!(flag.segments[0].distributions[0].variant_id, 9);
+        assert!(flag.variants[0].attachment.is_none());
+        assert!(flag.tags.is_empty());
+    }
+
+    #[test]
+    fn accepts_camel_case_written_by_hand() {
+        let text = br#"{"flags":[{"id":1,"key":"a","enabled":true,"segments":[],
+            "variants":[{"id":2,"key":"on","attachment":{"x":1}}],"tags":[{"id":1,"value":"t"}]}]}"#;
+        let export = parse_export(text).expect("valid export");
+        assert_eq!(export.flags[0].variants[0].key, "on");
+        assert_eq!(export.flags[0].tags[0].value, "t");
+    }
+
+    #[test]
+    fn refuses_wrong_types() {
+        assert!(parse_export(br#"{"Flags":[{"ID":"1"}]}"#).is_err());
+        assert!(parse_export(br#"{"Flags":{}}"#).is_err());
+        assert!(parse_export(b"{\"Flags\":[").is_err());
+    }
+}

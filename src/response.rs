@@ -1,0 +1,266 @@
+//! Writing evaluation results as the JSON Flagr sends: its field order (alphabetical, as its
+//! generated models declare them), its omissions, `null` versus `[]`, and the version-specific
+//! fields.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::eval::{EvalContext, EvalResult, FlagRef};
+use crate::flag::FlagrVersion;
+use crate::json::{write_string, write_value};
+
+/// Appends one `evalResult` object.
+pub fn write_result(
+    out: &mut Vec<u8>,
+    result: &EvalResult<'_>,
+    version: FlagrVersion,
+    timestamp: &str,
+) {
+    out.push(b'{');
+    let (flag_id, flag_key, snapshot_id, tags, records) = match result.flag {
+        FlagRef::Found(flag) => (
+            flag.id,
+            flag.key.as_str(),
+            flag.snapshot_id,
+            flag.tags.as_slice(),
+            flag.data_records_enabled,
+        ),
+        FlagRef::Missing { id, key } => (id, key, 0, &[][..], false),
+    };
+
+    if version == FlagrVersion::V1_2 && records {
+        out.extend_from_slice(b"\"dataRecordsEnabled\":true,");
+    }
+    out.extend_from_slice(b"\"evalContext\":");
+    write_context(out, &result.context);
+
+    out.extend_from_slice(b",\"evalDebugLog\":{");
+    if !result.msg.is_empty() {
+        out.extend_from_slice(b"\"msg\":\"flagID ");
+        out.extend_from_slice(result.msg_flag_id.to_string().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(result.msg.as_bytes());
+        out.extend_from_slice(b"\",");
+    }
+    out.extend_from_slice(b"\"segmentDebugLogs\":");
+    match &result.segment_logs {
+        None => out.extend_from_slice(b"null"),
+        Some(logs) => {
+            out.push(b'[');
+            for (index, log) in logs.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                let mut first = true;
+                if !log.msg.is_empty() {
+                    out.extend_from_slice(b"\"msg\":");
+                    write_string(out, &log.msg);
+                    first = false;
+                }
+                if log.segment_id != 0 {
+                    if !first {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"\"segmentID\":");
+                    out.extend_from_slice(log.segment_id.to_string().as_bytes());
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+    }
+    out.push(b'}');
+
+    if flag_id != 0 {
+        out.extend_from_slice(b",\"flagID\":");
+        out.extend_from_slice(flag_id.to_string().as_bytes());
+    }
+    if !flag_key.is_empty() {
+        out.extend_from_slice(b",\"flagKey\":");
+        write_string(out, flag_key);
+    }
+    if snapshot_id != 0 {
+        out.extend_from_slice(b",\"flagSnapshotID\":");
+        out.extend_from_slice(snapshot_id.to_string().as_bytes());
+    }
+    // The 1.1 line Flagr is matched against (the recorded oracle) predates `flagTags` here.
+    if version == FlagrVersion::V1_2 && !tags.is_empty() {
+        out.extend_from_slice(b",\"flagTags\":");
+        write_strings(out, tags);
+    }
+    if version == FlagrVersion::V1_2 {
+        out.extend_from_slice(b",\"recordSource\":\"evaluation\"");
+    }
+    if result.segment_id != 0 {
+        out.extend_from_slice(b",\"segmentID\":");
+        out.extend_from_slice(result.segment_id.to_string().as_bytes());
+    }
+    out.extend_from_slice(b",\"timestamp\":\"");
+    out.extend_from_slice(timestamp.as_bytes());
+    out.push(b'"');
+
+    if let Some((variant_id, variant)) = result.variant {
+        if let Some(variant) = variant {
+            out.extend_from_slice(b",\"variantAttachment\":");
+            match &variant.attachment {
+                Some(attachment) => write_value(out, attachment),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        if variant_id != 0 {
+            out.extend_from_slice(b",\"variantID\":");
+            out.extend_from_slice(variant_id.to_string().as_bytes());
+        }
+        if let Some(variant) = variant.filter(|v| !v.key.is_empty()) {
+            out.extend_from_slice(b",\"variantKey\":");
+            write_string(out, &variant.key);
+        }
+    }
+    out.push(b'}');
+}
+
+/// Appends an `evalContext` object, omitting empty fields as Flagr does.
+pub fn write_context(out: &mut Vec<u8>, context: &EvalContext) {
+    let mut fields = FieldWriter::new(out);
+    if context.enable_debug {
+        fields.name("enableDebug").extend_from_slice(b"true");
+    }
+    if let Some(entity_context) = &context.entity_context {
+        write_value(fields.name("entityContext"), entity_context);
+    }
+    if !context.entity_id.is_empty() {
+        write_string(fields.name("entityID"), &context.entity_id);
+    }
+    if !context.entity_type.is_empty() {
+        write_string(fields.name("entityType"), &context.entity_type);
+    }
+    if context.flag_id != 0 {
+        let id = context.flag_id.to_string();
+        fields.name("flagID").extend_from_slice(id.as_bytes());
+    }
+    if !context.flag_key.is_empty() {
+        write_string(fields.name("flagKey"), &context.flag_key);
+    }
+    if !context.flag_tags.is_empty() {
+        write_strings(fields.name("flagTags"), &context.flag_tags);
+    }
+    if !context.flag_tags_operator.is_empty() {
+        write_string(fields.name("flagTagsOperator"), &context.flag_tags_operator);
+    }
+    fields.finish();
+}
+
+fn write_strings(out: &mut Vec<u8>, values: &[String]) {
+    out.push(b'[');
+    for (index, value) in values.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_string(out, value);
+    }
+    out.push(b']');
+}
+
+/// Writes `{"a":..,"b":..}` with commas only between present fields.
+struct FieldWriter<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> FieldWriter<'o> {
+    fn new(out: &'o mut Vec<u8>) -> FieldWriter<'o> {
+        out.push(b'{');
+        FieldWriter { out, first: true }
+    }
+
+    fn name(&mut self, name: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    fn finish(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// The current time as Flagr writes it: RFC 3339, UTC, whole seconds.
+pub fn timestamp_now() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    format_timestamp(seconds)
+}
+
+/// Formats Unix seconds as `2006-01-02T15:04:05Z`.
+pub fn format_timestamp(unix_seconds: u64) -> String {
+    let days = unix_seconds / 86_400;
+    let rest = unix_seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's method).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_timestamps() {
+        let check = |seconds, expected: &str| assert_eq!(format_timestamp(seconds), expected);
+        check(0, "1970-01-01T00:00:00Z");
+        check(951_782_400, "2000-02-29T00:00:00Z");
+        check(1_798_761_599, "2026-12-31T23:59:59Z");
+        check(4_107_542_400, "2100-03-01T00:00:00Z");
+    }
+
+    #[test]
+    fn writes_context_fields_in_flagr_order_omitting_empty_ones() {
+        let context = EvalContext {
+            enable_debug: true,
+            entity_id: "u1".into(),
+            flag_id: 3,
+            flag_tags: vec!["a".into()],
+            flag_tags_operator: "ANY".into(),
+            ..EvalContext::default()
+        };
+        let mut out = Vec::new();
+        write_context(&mut out, &context);
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            r#"{"enableDebug":true,"entityID":"u1","flagID":3,"flagTags":["a"],"flagTagsOperator":"ANY"}"#
+        );
+        let mut out = Vec::new();
+        write_context(&mut out, &EvalContext::default());
+        assert_eq!(out, b"{}");
+    }
+}

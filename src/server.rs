@@ -1,0 +1,71 @@
+//! The accept loop: one task per HTTP/1.1 connection, a header read timeout so idle or slow
+//! clients cannot hold connections, and a graceful drain on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::api::Api;
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `api` on `listener` until `shutdown` turns true, then lets open connections finish
+/// within `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    api: Arc<Api>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Running out of file descriptors is the usual cause; pause rather than spin.
+                    warn!(error = %error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let api = api.clone();
+        let service = service_fn(move |request| api.clone().handle(request));
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(peer = %peer, error = %error, "connection ended with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    info!("shutdown started; draining connections");
+    tokio::select! {
+        _ = graceful.shutdown() => info!("all connections drained"),
+        _ = tokio::time::sleep(grace) => warn!(grace_ms = grace.as_millis() as u64, "shutdown grace period ran out with connections open"),
+    }
+}
+
+/// Binds the evaluation API's listener.
+pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(address).await
+}

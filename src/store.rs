@@ -1,0 +1,439 @@
+//! The flags in force, held in moka caches with lookups by ID, by key and by tag.
+//!
+//! Each flag is an `Arc<Flag>` swapped in as a whole, so a reader sees the old flag or the new
+//! one, never a mix. Writers (full syncs, single-flag refreshes) are serialised by one mutex
+//! that also guards the membership needed to keep the key and tag indexes right. A flag never
+//! goes back to an older snapshot ID than the one held. The caches have no capacity bound and
+//! no expiry: flags leave only when their source says they are gone.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use moka::sync::Cache;
+
+use crate::flag::Flag;
+
+/// How a batch's `flagTags` select flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagOperator {
+    /// Flags carrying at least one of the tags.
+    Any,
+    /// Flags carrying every one of the tags.
+    All,
+}
+
+/// Whether a replacement may take a flag back to an older snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotOrder {
+    /// Upstream data: a flag never goes back to an older snapshot ID than the one held.
+    Monotonic,
+    /// A flags file: what the file says is in force, whatever its snapshot IDs.
+    Authoritative,
+}
+
+/// What a replacement changed, for logs and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReplaceSummary {
+    pub applied: usize,
+    pub removed: usize,
+    pub kept_newer: usize,
+}
+
+/// The flag store.
+pub struct FlagStore {
+    by_id: Cache<u64, Arc<Flag>>,
+    by_key: Cache<String, Arc<Flag>>,
+    by_tag: Cache<String, Arc<[u64]>>,
+    writer: Mutex<Membership>,
+    /// Set once flags have been loaded from any source; never cleared.
+    loaded: AtomicBool,
+}
+
+/// What the writer needs to know to update the indexes; readers never touch it.
+#[derive(Default)]
+struct Membership {
+    flags: HashMap<u64, Arc<Flag>>,
+    tags: BTreeMap<String, BTreeSet<u64>>,
+}
+
+impl Default for FlagStore {
+    fn default() -> FlagStore {
+        FlagStore::new()
+    }
+}
+
+impl FlagStore {
+    /// An empty store.
+    pub fn new() -> FlagStore {
+        FlagStore {
+            by_id: Cache::builder().build(),
+            by_key: Cache::builder().build(),
+            by_tag: Cache::builder().build(),
+            writer: Mutex::new(Membership::default()),
+            loaded: AtomicBool::new(false),
+        }
+    }
+
+    /// The flag with this ID.
+    pub fn get_by_id(&self, id: u64) -> Option<Arc<Flag>> {
+        self.by_id.get(&id)
+    }
+
+    /// The flag with this key.
+    pub fn get_by_key(&self, key: &str) -> Option<Arc<Flag>> {
+        self.by_key.get(key)
+    }
+
+    /// Flagr's `GetByFlagKeyOrID`: the text is tried as a decimal flag ID first, then as a key.
+    pub fn get_by_id_text_or_key(&self, text: &str) -> Option<Arc<Flag>> {
+        if let Some(id) = canonical_decimal(text) {
+            if let Some(flag) = self.by_id.get(&id) {
+                return Some(flag);
+            }
+        }
+        self.by_key.get(text)
+    }
+
+    /// Flags selected by tags, in no particular order (Flagr's order is random too).
+    pub fn get_by_tags(&self, tags: &[String], operator: TagOperator) -> Vec<Arc<Flag>> {
+        let mut ids: BTreeSet<u64> = BTreeSet::new();
+        match operator {
+            TagOperator::Any => {
+                for tag in tags {
+                    if let Some(members) = self.by_tag.get(tag.as_str()) {
+                        ids.extend(members.iter().copied());
+                    }
+                }
+            }
+            TagOperator::All => {
+                for (index, tag) in tags.iter().enumerate() {
+                    let members = self.by_tag.get(tag.as_str());
+                    let members: BTreeSet<u64> = members
+                        .map(|m| m.iter().copied().collect())
+                        .unwrap_or_default();
+                    ids = if index == 0 {
+                        members
+                    } else {
+                        ids.intersection(&members).copied().collect()
+                    };
+                    if ids.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        ids.into_iter()
+            .filter_map(|id| self.by_id.get(&id))
+            .collect()
+    }
+
+    /// Whether flags have been loaded from any source (an empty document counts).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// How many flags are held.
+    pub fn len(&self) -> usize {
+        self.lock().flags.len()
+    }
+
+    /// Whether no flag is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every flag held, in ID order.
+    pub fn flags(&self) -> Vec<Arc<Flag>> {
+        let membership = self.lock();
+        let mut flags: Vec<Arc<Flag>> = membership.flags.values().cloned().collect();
+        flags.sort_by_key(|flag| flag.id);
+        flags
+    }
+
+    /// Makes `flags` the whole content of the store: every flag is swapped in and flags absent
+    /// from `flags` are removed. Under `SnapshotOrder::Monotonic` a held flag with a newer
+    /// snapshot than the incoming one is kept.
+    pub fn replace_all(&self, flags: Vec<Arc<Flag>>, order: SnapshotOrder) -> ReplaceSummary {
+        let mut membership = self.lock();
+        let mut summary = ReplaceSummary::default();
+        let incoming: HashMap<u64, Arc<Flag>> =
+            flags.into_iter().map(|flag| (flag.id, flag)).collect();
+
+        let gone: Vec<u64> = membership
+            .flags
+            .keys()
+            .filter(|id| !incoming.contains_key(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.remove_locked(&mut membership, id);
+            summary.removed += 1;
+        }
+
+        for flag in incoming.into_values() {
+            match self.upsert_locked(&mut membership, flag, order) {
+                Upsert::Applied => summary.applied += 1,
+                Upsert::KeptNewer => summary.kept_newer += 1,
+            }
+        }
+        self.loaded.store(true, Ordering::Release);
+        summary
+    }
+
+    /// Swaps in one flag, unless the store holds a newer snapshot of it. Returns whether it
+    /// was applied.
+    pub fn upsert(&self, flag: Arc<Flag>) -> bool {
+        let mut membership = self.lock();
+        matches!(
+            self.upsert_locked(&mut membership, flag, SnapshotOrder::Monotonic),
+            Upsert::Applied
+        )
+    }
+
+    /// Removes the flag with this ID. Returns whether one was held.
+    pub fn remove(&self, id: u64) -> bool {
+        let mut membership = self.lock();
+        self.remove_locked(&mut membership, id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Membership> {
+        // A panic while holding the lock cannot leave the indexes half-written in a way that
+        // matters to readers (each cache entry is replaced whole), so recover the guard.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn upsert_locked(
+        &self,
+        membership: &mut Membership,
+        flag: Arc<Flag>,
+        order: SnapshotOrder,
+    ) -> Upsert {
+        let previous = membership.flags.get(&flag.id).cloned();
+        if let Some(previous) = &previous {
+            if order == SnapshotOrder::Monotonic && previous.snapshot_id > flag.snapshot_id {
+                return Upsert::KeptNewer;
+            }
+            if previous.key != flag.key
+                && self
+                    .by_key
+                    .get(&previous.key)
+                    .is_some_and(|held| held.id == previous.id)
+            {
+                self.by_key.invalidate(&previous.key);
+            }
+        }
+
+        self.by_id.insert(flag.id, flag.clone());
+        if !flag.key.is_empty() {
+            self.by_key.insert(flag.key.clone(), flag.clone());
+        }
+
+        let old_tags: BTreeSet<&str> = previous
+            .iter()
+            .flat_map(|p| p.tags.iter().map(String::as_str))
+            .collect();
+        let new_tags: BTreeSet<&str> = flag.tags.iter().map(String::as_str).collect();
+        let mut touched = Vec::new();
+        for tag in old_tags.difference(&new_tags) {
+            if let Some(members) = membership.tags.get_mut(*tag) {
+                members.remove(&flag.id);
+            }
+            touched.push(tag.to_string());
+        }
+        for tag in new_tags.difference(&old_tags) {
+            membership
+                .tags
+                .entry(tag.to_string())
+                .or_default()
+                .insert(flag.id);
+            touched.push(tag.to_string());
+        }
+        membership.flags.insert(flag.id, flag);
+        self.publish_tags(membership, touched);
+        Upsert::Applied
+    }
+
+    fn remove_locked(&self, membership: &mut Membership, id: u64) -> bool {
+        let Some(previous) = membership.flags.remove(&id) else {
+            return false;
+        };
+        self.by_id.invalidate(&id);
+        if self
+            .by_key
+            .get(&previous.key)
+            .is_some_and(|held| held.id == id)
+        {
+            self.by_key.invalidate(&previous.key);
+        }
+        let mut touched = Vec::new();
+        for tag in &previous.tags {
+            if let Some(members) = membership.tags.get_mut(tag) {
+                members.remove(&id);
+            }
+            touched.push(tag.clone());
+        }
+        self.publish_tags(membership, touched);
+        true
+    }
+
+    fn publish_tags(&self, membership: &mut Membership, tags: Vec<String>) {
+        for tag in tags {
+            match membership.tags.get(&tag) {
+                Some(members) if !members.is_empty() => {
+                    let ids: Arc<[u64]> = members.iter().copied().collect();
+                    self.by_tag.insert(tag, ids);
+                }
+                _ => {
+                    membership.tags.remove(&tag);
+                    self.by_tag.invalidate(&tag);
+                }
+            }
+        }
+    }
+}
+
+enum Upsert {
+    Applied,
+    KeptNewer,
+}
+
+/// The ID a text names when it is a decimal number written the way Go writes one.
+fn canonical_decimal(text: &str) -> Option<u64> {
+    let id: u64 = text.parse().ok()?;
+    let canonical = text.len() == 1 || !text.starts_with('0');
+    (canonical && !text.starts_with('+')).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(id: u64, key: &str, snapshot_id: u64, tags: &[&str]) -> Arc<Flag> {
+        Arc::new(Flag {
+            id,
+            key: key.into(),
+            enabled: true,
+            snapshot_id,
+            entity_type: String::new(),
+            data_records_enabled: false,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            segments: Vec::new(),
+            variants: Vec::new(),
+            salt: id.to_string(),
+        })
+    }
+
+    fn ids(flags: Vec<Arc<Flag>>) -> Vec<u64> {
+        let mut ids: Vec<u64> = flags.iter().map(|f| f.id).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn looks_up_by_id_key_and_numeric_key_as_id() {
+        let store = FlagStore::new();
+        store.replace_all(
+            vec![
+                flag(1, "one", 1, &[]),
+                flag(123, "abc", 1, &[]),
+                flag(2, "123", 1, &[]),
+            ],
+            SnapshotOrder::Monotonic,
+        );
+        assert_eq!(store.get_by_id(1).map(|f| f.id), Some(1));
+        assert_eq!(store.get_by_key("one").map(|f| f.id), Some(1));
+        assert_eq!(store.get_by_id_text_or_key("123").map(|f| f.id), Some(123));
+        assert_eq!(store.get_by_id_text_or_key("0123").map(|f| f.id), None);
+        assert_eq!(store.get_by_id_text_or_key("abc").map(|f| f.id), Some(123));
+        assert!(store.get_by_id_text_or_key("missing").is_none());
+    }
+
+    #[test]
+    fn selects_by_tags_any_and_all() {
+        let store = FlagStore::new();
+        store.replace_all(
+            vec![
+                flag(1, "a", 1, &["x", "y"]),
+                flag(2, "b", 1, &["x"]),
+                flag(3, "c", 1, &["z"]),
+            ],
+            SnapshotOrder::Monotonic,
+        );
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.get_by_tags(&tags(&["x", "z"]), TagOperator::Any)),
+            vec![1, 2, 3]
+        );
+        assert_eq!(
+            ids(store.get_by_tags(&tags(&["x", "y"]), TagOperator::All)),
+            vec![1]
+        );
+        assert_eq!(
+            ids(store.get_by_tags(&tags(&["x", "nope"]), TagOperator::All)),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(store.get_by_tags(&tags(&["nope"]), TagOperator::Any)),
+            Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn replace_all_removes_missing_and_updates_indexes() {
+        let store = FlagStore::new();
+        let monotonic = SnapshotOrder::Monotonic;
+        store.replace_all(
+            vec![flag(1, "a", 1, &["x"]), flag(2, "b", 1, &["x"])],
+            monotonic,
+        );
+        let summary = store.replace_all(vec![flag(1, "renamed", 2, &["y"])], monotonic);
+        assert_eq!(
+            summary,
+            ReplaceSummary {
+                applied: 1,
+                removed: 1,
+                kept_newer: 0
+            }
+        );
+        assert!(store.get_by_id(2).is_none());
+        assert!(store.get_by_key("a").is_none());
+        assert_eq!(store.get_by_key("renamed").map(|f| f.id), Some(1));
+        let x = vec!["x".to_string()];
+        let y = vec!["y".to_string()];
+        assert!(store.get_by_tags(&x, TagOperator::Any).is_empty());
+        assert_eq!(ids(store.get_by_tags(&y, TagOperator::Any)), vec![1]);
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn never_goes_back_to_an_older_snapshot() {
+        let store = FlagStore::new();
+        store.upsert(flag(1, "a", 5, &[]));
+        assert!(!store.upsert(flag(1, "old", 4, &[])));
+        assert_eq!(
+            store.get_by_id(1).map(|f| f.key.clone()),
+            Some("a".to_string())
+        );
+        assert!(store.upsert(flag(1, "new", 6, &[])));
+        assert_eq!(
+            store.get_by_id(1).map(|f| f.key.clone()),
+            Some("new".to_string())
+        );
+        let summary = store.replace_all(
+            vec![flag(1, "edited", 2, &[])],
+            SnapshotOrder::Authoritative,
+        );
+        assert_eq!(summary.applied, 1);
+        assert_eq!(
+            store.get_by_id(1).map(|f| f.key.clone()),
+            Some("edited".to_string())
+        );
+        assert!(store.get_by_key("new").is_none());
+        assert!(store.remove(1));
+        assert!(store.get_by_id(1).is_none());
+        assert!(!store.remove(1));
+    }
+}
