@@ -6,18 +6,49 @@
 //! names case-insensitively; these types accept the PascalCase Flagr writes plus the camelCase
 //! and lowercase spellings people write by hand, and ignore unknown fields as Go does.
 
-use serde::Deserialize;
+use std::fmt;
 
-/// The whole export document.
-#[derive(Debug, Clone, Default, Deserialize)]
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// The whole export document. It must be an object with a `Flags` member (any letter case;
+/// `null` counts as no flags): a document of another shape is refused rather than read as
+/// "no flags", which would silently drop every flag held.
+#[derive(Debug, Clone, Default)]
 pub struct Export {
-    #[serde(
-        rename = "Flags",
-        alias = "flags",
-        default,
-        deserialize_with = "null_as_default"
-    )]
     pub flags: Vec<ExportFlag>,
+}
+
+impl<'de> Deserialize<'de> for Export {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Export, D::Error> {
+        deserializer.deserialize_map(ExportVisitor)
+    }
+}
+
+struct ExportVisitor;
+
+impl<'de> Visitor<'de> for ExportVisitor {
+    type Value = Export;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a flags document: an object {\"Flags\": [...]}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Export, A::Error> {
+        let mut flags = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key.eq_ignore_ascii_case("flags") {
+                flags = Some(
+                    map.next_value::<Option<Vec<ExportFlag>>>()?
+                        .unwrap_or_default(),
+                );
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        let flags = flags.ok_or_else(|| A::Error::missing_field("Flags"))?;
+        Ok(Export { flags })
+    }
 }
 
 /// One flag as Flagr's evaluation cache holds it.
@@ -172,9 +203,26 @@ mod tests {
     }
 
     #[test]
-    fn refuses_wrong_types() {
-        assert!(parse_export(br#"{"Flags":[{"ID":"1"}]}"#).is_err());
-        assert!(parse_export(br#"{"Flags":{}}"#).is_err());
-        assert!(parse_export(b"{\"Flags\":[").is_err());
+    fn refuses_wrong_types_and_shapes() {
+        let refused = |text: &str| parse_export(text.as_bytes()).err().map(|e| e.to_string());
+        assert!(refused(r#"{"Flags":[{"ID":"1"}]}"#).is_some());
+        assert!(refused(r#"{"Flags":{}}"#).is_some());
+        assert!(refused("{\"Flags\":[").is_some());
+        let missing = refused(r#"{"Flagz":[]}"#);
+        assert!(
+            missing
+                .as_deref()
+                .is_some_and(|e| e.contains("missing field `Flags`")),
+            "{missing:?}"
+        );
+        assert!(refused("[]").is_some_and(|e| e.contains(r#"{"Flags": [...]}"#)));
+        assert!(refused(r#"[{"ID":1}]"#).is_some());
+        assert_eq!(
+            parse_export(br#"{"flags":null,"other":1}"#)
+                .expect("valid")
+                .flags
+                .len(),
+            0
+        );
     }
 }

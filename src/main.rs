@@ -11,7 +11,16 @@ use vexilla_proxy::config::{Cli, Config};
 use vexilla_proxy::store::FlagStore;
 
 fn main() -> ExitCode {
-    let config = match Config::from_cli(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version end here too, successfully; every other parse error is a
+            // configuration error.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 64 } else { 0 });
+        }
+    };
+    let config = match Config::from_cli(cli) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("vexilla-proxy: invalid configuration: {error}");
@@ -28,7 +37,13 @@ fn main() -> ExitCode {
 
     if config.check_only {
         return match vexilla_proxy::check_flags(&config, &FlagStore::new()) {
-            Ok(_) => ExitCode::SUCCESS,
+            Ok(count) => {
+                let flags = count.map_or("flags come from the upstream".to_string(), |n| {
+                    format!("{n} flags")
+                });
+                eprintln!("vexilla-proxy: configuration is valid ({flags})");
+                ExitCode::SUCCESS
+            }
             Err(error) => {
                 eprintln!("vexilla-proxy: {error}");
                 ExitCode::from(65)
