@@ -11,8 +11,11 @@ use thiserror::Error;
 use crate::api::ApiLimits;
 use crate::compat::CompatSetting;
 use crate::flag::FlagrVersion;
+use crate::secret::{Secret, SecretList};
 use crate::sync::SyncTiming;
 use crate::upstream::{UpstreamTimeouts, UpstreamUrl, UrlError};
+use crate::webhook::verify::{KeyError, Verifier};
+use crate::webhook::WebhookLimits;
 
 /// vexilla-proxy: answers Flagr's evaluation API locally, exactly as Flagr would.
 #[derive(Debug, Parser)]
@@ -68,9 +71,73 @@ pub struct Cli {
     #[arg(long, env = "VEXILLA_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// Address of the webhook listener, its own port. It stays off unless a webhook secret or
+    /// token is configured.
+    #[arg(long, env = "VEXILLA_WEBHOOK_LISTEN", default_value = "0.0.0.0:18001")]
+    pub webhook_listen: SocketAddr,
+
+    /// HMAC-SHA256 key(s) for signed events, comma-separated for rotation; `whsec_<base64>`
+    /// keys are decoded (Standard Webhooks).
+    #[arg(long, env = "VEXILLA_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<SecretList>,
+
+    /// File holding webhook keys, comma- or newline-separated; re-read when it changes.
+    #[arg(long, env = "VEXILLA_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+
+    /// Static token for senders that cannot sign (Flagr 1.2's notifier), compared in constant
+    /// time.
+    #[arg(long, env = "VEXILLA_WEBHOOK_TOKEN", hide_env_values = true)]
+    pub webhook_token: Option<Secret>,
+
+    /// Header carrying the token: `authorization` expects `Bearer <token>`, any other header the
+    /// bare token.
+    #[arg(
+        long,
+        env = "VEXILLA_WEBHOOK_TOKEN_HEADER",
+        default_value = "authorization"
+    )]
+    pub webhook_token_header: String,
+
+    /// Largest webhook body accepted, in bytes (413 past it).
+    #[arg(long, env = "VEXILLA_WEBHOOK_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub webhook_max_body_bytes: usize,
+
+    /// Time a webhook sender gets to send its body (408 past it).
+    #[arg(long, env = "VEXILLA_WEBHOOK_READ_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub webhook_read_timeout: Duration,
+
+    /// Webhook requests accepted per second on average, twice that in a burst (429 past it).
+    #[arg(long, env = "VEXILLA_WEBHOOK_RATE_LIMIT", default_value_t = 50)]
+    pub webhook_rate_limit: u32,
+
+    /// How long a webhook answer waits for the refresh before answering 202 Accepted.
+    #[arg(long, env = "VEXILLA_WEBHOOK_RESPONSE_DEADLINE", default_value = "2s", value_parser = parse_duration)]
+    pub webhook_response_deadline: Duration,
+
     /// Validate the configuration (and the flags file, if any), then exit.
     #[arg(long)]
     pub check_config: bool,
+}
+
+/// The webhook listener's settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub listen: SocketAddr,
+    pub secrets: Vec<Secret>,
+    pub secret_file: Option<PathBuf>,
+    pub token: Option<Secret>,
+    pub token_header: String,
+    pub limits: WebhookLimits,
+}
+
+impl WebhookConfig {
+    /// Builds the verifier from the configured secrets plus `file_secrets`.
+    pub fn verifier(&self, file_secrets: &[Secret]) -> Result<Verifier, KeyError> {
+        let mut secrets = self.secrets.clone();
+        secrets.extend_from_slice(file_secrets);
+        Verifier::new(&secrets, self.token.as_ref(), &self.token_header)
+    }
 }
 
 /// Where flags come from.
@@ -93,6 +160,7 @@ pub struct Config {
     pub limits: ApiLimits,
     pub debug_enabled: bool,
     pub shutdown_grace: Duration,
+    pub webhook: WebhookConfig,
     pub check_only: bool,
 }
 
@@ -107,6 +175,12 @@ pub enum ConfigError {
     ZeroDuration(&'static str),
     #[error("--max-body-bytes must be at least 1024")]
     BodyLimit,
+    #[error("webhook keys: {0}")]
+    WebhookKeys(#[from] KeyError),
+    #[error("--webhook-listen must differ from --listen")]
+    SharedPort,
+    #[error("--webhook-max-body-bytes must be at least 256 and --webhook-rate-limit at least 1")]
+    WebhookLimits,
 }
 
 impl Config {
@@ -136,6 +210,31 @@ impl Config {
         if cli.max_body_bytes < 1024 {
             return Err(ConfigError::BodyLimit);
         }
+        if cli.webhook_listen == cli.listen && cli.listen.port() != 0 {
+            return Err(ConfigError::SharedPort);
+        }
+        if cli.webhook_max_body_bytes < 256 || cli.webhook_rate_limit == 0 {
+            return Err(ConfigError::WebhookLimits);
+        }
+        if cli.webhook_read_timeout.is_zero() || cli.webhook_response_deadline.is_zero() {
+            return Err(ConfigError::ZeroDuration(
+                "--webhook-read-timeout and --webhook-response-deadline",
+            ));
+        }
+        let webhook = WebhookConfig {
+            listen: cli.webhook_listen,
+            secrets: cli.webhook_secret.map(|list| list.0).unwrap_or_default(),
+            secret_file: cli.webhook_secret_file,
+            token: cli.webhook_token,
+            token_header: cli.webhook_token_header,
+            limits: WebhookLimits {
+                max_body_bytes: cli.webhook_max_body_bytes,
+                read_timeout: cli.webhook_read_timeout,
+                rate_per_second: cli.webhook_rate_limit,
+                response_deadline: cli.webhook_response_deadline,
+            },
+        };
+        webhook.verifier(&[])?;
         Ok(Config {
             listen: cli.listen,
             source,
@@ -155,6 +254,7 @@ impl Config {
             },
             debug_enabled: cli.eval_debug_enabled,
             shutdown_grace: cli.shutdown_grace,
+            webhook,
             check_only: cli.check_config,
         })
     }
@@ -246,6 +346,46 @@ mod tests {
         check(&["--refresh-interval", "ten"]);
         check(&["--listen", "nowhere"]);
         check(&["--max-body-bytes", "10"]);
+        check(&["--webhook-secret", "whsec_not base64"]);
+        check(&["--webhook-secret", " , "]);
+        check(&[
+            "--webhook-token",
+            "t",
+            "--webhook-token-header",
+            "bad header",
+        ]);
+        check(&[
+            "--listen",
+            "127.0.0.1:9000",
+            "--webhook-listen",
+            "127.0.0.1:9000",
+        ]);
+    }
+
+    #[test]
+    fn webhook_settings_and_redaction() {
+        let config = parse(&[
+            "--webhook-secret",
+            "old-key,new-key",
+            "--webhook-token",
+            "tok-123",
+            "--webhook-listen",
+            "127.0.0.1:9001",
+            "--webhook-rate-limit",
+            "5",
+        ])
+        .expect("valid");
+        assert_eq!(config.webhook.secrets.len(), 2);
+        assert_eq!(config.webhook.listen.port(), 9001);
+        assert_eq!(config.webhook.limits.rate_per_second, 5);
+        assert_eq!(config.webhook.limits.max_body_bytes, 64 * 1024);
+        let printed = format!("{config:?}");
+        for secret in ["old-key", "new-key", "tok-123"] {
+            assert!(!printed.contains(secret), "{secret} leaked into {printed}");
+        }
+        let cli =
+            Cli::try_parse_from(["vexilla-proxy", "--webhook-token", "tok-123"]).expect("parses");
+        assert!(!format!("{cli:?}").contains("tok-123"));
     }
 
     #[test]

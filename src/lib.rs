@@ -10,6 +10,8 @@
 //! - `eval`: evaluation of one flag for one entity; `request` / `response`: its JSON forms.
 //! - `api`: the HTTP routes, with `cors` for browser callers; `server`: the accept loop; `upstream`: the client to Flagr.
 //! - `sync`: full sync, change polling and flags-file reloads; `compat`: the version in force.
+//! - `webhook`: the `/webhook` listener (verification, event parsing); `refresh`: the
+//!   per-flag re-fetch behind it; `secret`: keys and tokens that never print.
 
 pub mod api;
 pub mod compat;
@@ -20,29 +22,38 @@ pub mod expr;
 pub mod flag;
 pub mod flagr;
 pub mod json;
+pub mod refresh;
 pub mod request;
 pub mod response;
+pub mod secret;
 pub mod server;
 pub mod store;
 pub mod sync;
 pub mod upstream;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::api::Api;
 use crate::compat::Compat;
-use crate::config::{Config, FlagsSource};
+use crate::config::{Config, FlagsSource, WebhookConfig};
 use crate::flag::FlagSource;
+use crate::refresh::{RefreshSource, Refresher, RetryPolicy};
+use crate::secret::Secret;
 use crate::store::FlagStore;
 use crate::sync::LoadError;
 use crate::upstream::Upstream;
+use crate::webhook::verify::KeyError;
+use crate::webhook::Webhook;
 
 /// The example flags built into the binary (`config/flags.json`).
 pub const EMBEDDED_FLAGS: &[u8] = include_bytes!("../config/flags.json");
@@ -58,6 +69,14 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("reading the webhook secret file {path} failed: {source}")]
+    SecretFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("webhook keys: {0}")]
+    WebhookKeys(#[from] KeyError),
 }
 
 /// A running proxy.
@@ -68,6 +87,12 @@ pub struct Proxy {
     pub store: Arc<FlagStore>,
     /// The Flagr version answers follow.
     pub compat: Arc<Compat>,
+    /// Where the webhook listener listens, when it is on.
+    pub webhook_address: Option<SocketAddr>,
+    /// The webhook endpoint, when it is on.
+    pub webhook: Option<Arc<Webhook>>,
+    /// The per-flag refresher behind the webhook.
+    pub refresher: Arc<Refresher>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -146,6 +171,18 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         _ => {}
     }
 
+    let refresh_source = match (&config.source, &upstream) {
+        (FlagsSource::Upstream(_), Some(upstream)) => RefreshSource::Upstream(upstream.clone()),
+        (FlagsSource::File(path), _) => RefreshSource::File(path.clone()),
+        _ => RefreshSource::Embedded,
+    };
+    let refresher = Arc::new(Refresher::new(
+        refresh_source,
+        store.clone(),
+        compat.clone(),
+        RetryPolicy::default(),
+    ));
+
     let api = Arc::new(Api {
         store: store.clone(),
         compat: compat.clone(),
@@ -153,20 +190,128 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         limits: config.limits,
         debug_enabled: config.debug_enabled,
     });
+    let handler = move |request| api.clone().handle(request);
     tasks.push(tokio::spawn(server::serve(
+        "api",
         listener,
-        api,
-        shutdown_rx,
+        handler,
+        shutdown_rx.clone(),
         config.shutdown_grace,
     )));
+
+    let (webhook, webhook_address) = start_webhook(
+        &config.webhook,
+        refresher.clone(),
+        &shutdown_rx,
+        config.shutdown_grace,
+        &mut tasks,
+    )
+    .await?;
 
     Ok(Proxy {
         api_address,
         store,
         compat,
+        webhook_address,
+        webhook,
+        refresher,
         shutdown,
         tasks,
     })
+}
+
+/// Starts the webhook listener when a key or token is configured.
+async fn start_webhook(
+    config: &WebhookConfig,
+    refresher: Arc<Refresher>,
+    shutdown: &watch::Receiver<bool>,
+    grace: Duration,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(Option<Arc<Webhook>>, Option<SocketAddr>), StartError> {
+    let file_secrets = match &config.secret_file {
+        Some(path) => read_secret_file(path)?,
+        None => Vec::new(),
+    };
+    let verifier = config.verifier(&file_secrets)?;
+    if !verifier.is_configured() {
+        info!("webhook listener off: no --webhook-secret, --webhook-secret-file or --webhook-token is set");
+        return Ok((None, None));
+    }
+
+    let listener = server::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: config.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| StartError::Bind {
+        address: config.listen,
+        source,
+    })?;
+    info!(address = %address, "webhook listener on");
+
+    let webhook = Arc::new(Webhook::new(verifier, refresher, config.limits));
+    let endpoint = webhook.clone();
+    let handler = move |request| endpoint.clone().handle(request);
+    tasks.push(tokio::spawn(server::serve(
+        "webhook",
+        listener,
+        handler,
+        shutdown.clone(),
+        grace,
+    )));
+    if let Some(path) = &config.secret_file {
+        tasks.push(tokio::spawn(watch_secret_file(
+            path.clone(),
+            config.clone(),
+            webhook.clone(),
+            shutdown.clone(),
+        )));
+    }
+    Ok((Some(webhook), Some(address)))
+}
+
+fn read_secret_file(path: &std::path::Path) -> Result<Vec<Secret>, StartError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StartError::SecretFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(secret::split_secrets(&text))
+}
+
+/// Puts the keys of the secret file in force again whenever the file changes.
+async fn watch_secret_file(
+    path: PathBuf,
+    config: WebhookConfig,
+    webhook: Arc<Webhook>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stamp = |path: &std::path::Path| -> Option<(u64, SystemTime)> {
+        let metadata = std::fs::metadata(path).ok()?;
+        Some((metadata.len(), metadata.modified().ok()?))
+    };
+    let mut seen = stamp(&path);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = stamp(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let verifier = read_secret_file(&path).and_then(|secrets| Ok(config.verifier(&secrets)?));
+        match verifier {
+            Ok(verifier) => {
+                webhook.set_verifier(verifier);
+                info!(path = %path.display(), "webhook keys reloaded");
+            }
+            Err(error) => {
+                warn!(path = %path.display(), error = %error, "webhook secret file refused; keeping the keys in force")
+            }
+        }
+    }
 }
 
 /// Runs the proxy until `signal` completes, then shuts it down gracefully.

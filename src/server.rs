@@ -1,30 +1,37 @@
 //! The accept loop: one task per HTTP/1.1 connection, a header read timeout so idle or slow
 //! clients cannot hold connections, and a graceful drain on shutdown.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::api::Api;
+use crate::api::ProxyBody;
 
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `api` on `listener` until `shutdown` turns true, then lets open connections finish
-/// within `grace`.
-pub async fn serve(
+/// Serves `handler` on `listener` until `shutdown` turns true, then lets open connections
+/// finish within `grace`.
+pub async fn serve<H, F>(
+    name: &'static str,
     listener: TcpListener,
-    api: Arc<Api>,
+    handler: H,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
-) {
+) where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Response<ProxyBody>, Infallible>> + Send + 'static,
+{
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -46,22 +53,21 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let api = api.clone();
-        let service = service_fn(move |request| api.clone().handle(request));
+        let service = service_fn(handler.clone());
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                debug!(peer = %peer, error = %error, "connection ended with an error");
+                debug!(listener = name, peer = %peer, error = %error, "connection ended with an error");
             }
         });
     }
 
     drop(listener);
-    info!("shutdown started; draining connections");
+    info!(listener = name, "shutdown started; draining connections");
     tokio::select! {
-        _ = graceful.shutdown() => info!("all connections drained"),
-        _ = tokio::time::sleep(grace) => warn!(grace_ms = grace.as_millis() as u64, "shutdown grace period ran out with connections open"),
+        _ = graceful.shutdown() => info!(listener = name, "all connections drained"),
+        _ = tokio::time::sleep(grace) => warn!(listener = name, grace_ms = grace.as_millis() as u64, "shutdown grace period ran out with connections open"),
     }
 }
 

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use moka::sync::Cache;
 
@@ -48,7 +49,13 @@ pub struct FlagStore {
     writer: Mutex<Membership>,
     /// Set once flags have been loaded from any source; never cleared.
     loaded: AtomicBool,
+    /// Flags removed on a delete event, with the snapshot ID they had: for a while a copy of
+    /// Flagr's export that lags the deletion must not bring them back.
+    tombstones: Cache<u64, u64>,
 }
+
+/// How long a deleted flag's tombstone is kept: far longer than Flagr's export can lag.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(600);
 
 /// What the writer needs to know to update the indexes; readers never touch it.
 #[derive(Default)]
@@ -72,6 +79,10 @@ impl FlagStore {
             by_tag: Cache::builder().build(),
             writer: Mutex::new(Membership::default()),
             loaded: AtomicBool::new(false),
+            tombstones: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(TOMBSTONE_TTL)
+                .build(),
         }
     }
 
@@ -191,9 +202,13 @@ impl FlagStore {
         )
     }
 
-    /// Removes the flag with this ID. Returns whether one was held.
+    /// Removes the flag with this ID because its source deleted it. Returns whether one was
+    /// held. Until its tombstone expires, upstream data no newer than the deleted flag cannot
+    /// bring it back.
     pub fn remove(&self, id: u64) -> bool {
         let mut membership = self.lock();
+        let snapshot_id = membership.flags.get(&id).map_or(0, |flag| flag.snapshot_id);
+        self.tombstones.insert(id, snapshot_id);
         self.remove_locked(&mut membership, id)
     }
 
@@ -211,6 +226,14 @@ impl FlagStore {
         flag: Arc<Flag>,
         order: SnapshotOrder,
     ) -> Upsert {
+        if order == SnapshotOrder::Monotonic
+            && self
+                .tombstones
+                .get(&flag.id)
+                .is_some_and(|deleted| deleted >= flag.snapshot_id)
+        {
+            return Upsert::KeptNewer;
+        }
         let previous = membership.flags.get(&flag.id).cloned();
         if let Some(previous) = &previous {
             if order == SnapshotOrder::Monotonic && previous.snapshot_id > flag.snapshot_id {
@@ -435,5 +458,19 @@ mod tests {
         assert!(store.remove(1));
         assert!(store.get_by_id(1).is_none());
         assert!(!store.remove(1));
+    }
+
+    #[test]
+    fn deleted_flags_stay_deleted_until_a_newer_snapshot() {
+        let store = FlagStore::new();
+        store.upsert(flag(1, "a", 5, &[]));
+        assert!(store.remove(1));
+        // A lagging export still lists the flag as it was.
+        let summary = store.replace_all(vec![flag(1, "a", 5, &[])], SnapshotOrder::Monotonic);
+        assert_eq!(summary.kept_newer, 1);
+        assert!(store.get_by_id(1).is_none());
+        // Restored in Flagr: a new snapshot.
+        assert!(store.upsert(flag(1, "a", 6, &[])));
+        assert!(store.get_by_id(1).is_some());
     }
 }

@@ -141,6 +141,8 @@ pub struct FakeState {
     pub routes: Mutex<HashMap<String, (u16, String)>>,
     pub seen: Mutex<Vec<Seen>>,
     pub export_fetches: AtomicUsize,
+    /// Milliseconds every answer waits before it is sent.
+    pub delay_ms: std::sync::atomic::AtomicU64,
 }
 
 /// A fake Flagr on `127.0.0.1:0`.
@@ -195,6 +197,23 @@ impl FakeFlagr {
         self.state.seen.lock().expect("lock").clone()
     }
 
+    /// How many requests for `path` (query ignored) the fake has received.
+    pub fn count(&self, path: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.path_and_query.split('?').next() == Some(path))
+            .count()
+    }
+
+    /// Serves `body` with status 200 at `path` (any query).
+    pub fn route(&self, path: &str, body: &str) {
+        self.state
+            .routes
+            .lock()
+            .expect("lock")
+            .insert(path.to_string(), (200, body.to_string()));
+    }
+
     pub fn stop(&self) {
         self.task.abort();
     }
@@ -232,6 +251,10 @@ async fn answer(
         body: body.clone(),
     });
 
+    let delay = state.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let path = path_and_query.split('?').next().unwrap_or("").to_string();
     let (status, text) = if path == "/api/v1/export/eval_cache/json" {
         state.export_fetches.fetch_add(1, Ordering::Relaxed);
