@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -23,6 +24,7 @@ use crate::json::{self, Document};
 use crate::request::{self, BatchRequest, RequestError};
 use crate::response;
 use crate::store::FlagStore;
+use crate::telemetry::Telemetry;
 use crate::upstream::Upstream;
 
 /// The body type of every response: local bytes or a stream from the upstream.
@@ -37,6 +39,8 @@ pub struct ApiLimits {
     pub max_batch_size: usize,
     /// Flagr's `FLAGR_EVAL_GET_MAX_URL_BYTES` for the GET forms; 0 means no limit.
     pub max_get_query_bytes: usize,
+    /// Time a client gets to send its body (408 past it).
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ApiLimits {
@@ -45,6 +49,7 @@ impl Default for ApiLimits {
             max_body_bytes: 1024 * 1024,
             max_batch_size: 0,
             max_get_query_bytes: 8192,
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -57,6 +62,7 @@ pub struct Api {
     pub limits: ApiLimits,
     /// Flagr's `FLAGR_EVAL_DEBUG_ENABLED`.
     pub debug_enabled: bool,
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// A local answer: status and JSON body.
@@ -137,7 +143,9 @@ impl Api {
             _ => None,
         };
         let Some(route) = route else {
-            return Ok(self.pass_through(request).await);
+            let response = self.pass_through(request).await;
+            self.telemetry.request(3, response.status().as_u16());
+            return Ok(response);
         };
 
         if let Some((status, headers)) = cors::preflight(request.method(), request.headers()) {
@@ -162,6 +170,13 @@ impl Api {
         };
         let mut response = local(answer);
         cors::decorate(cross_origin, &method, response.headers_mut());
+        let route_index = match route {
+            Route::Evaluation => 0,
+            Route::Batch => 1,
+            Route::Health => 2,
+        };
+        self.telemetry
+            .request(route_index, response.status().as_u16());
         Ok(response)
     }
 

@@ -115,6 +115,27 @@ pub struct Cli {
     #[arg(long, env = "VEXILLA_WEBHOOK_RESPONSE_DEADLINE", default_value = "2s", value_parser = parse_duration)]
     pub webhook_response_deadline: Duration,
 
+    /// Address of the admin listener: /live, /ready and /metrics.
+    #[arg(long, env = "VEXILLA_ADMIN_LISTEN", default_value = "127.0.0.1:18002")]
+    pub admin_listen: SocketAddr,
+
+    /// File the flags in force are saved to after upstream syncs, and loaded from at start so
+    /// the proxy answers while Flagr is down.
+    #[arg(long, env = "VEXILLA_SNAPSHOT_FILE")]
+    pub snapshot_file: Option<PathBuf>,
+
+    /// How long changes settle before the snapshot file is written.
+    #[arg(long, env = "VEXILLA_SNAPSHOT_DEBOUNCE", default_value = "1s", value_parser = parse_duration)]
+    pub snapshot_debounce: Duration,
+
+    /// Time a client gets to send a request body (408 past it).
+    #[arg(long, env = "VEXILLA_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
+
+    /// Most client connections open at once on the evaluation API; more wait to be accepted.
+    #[arg(long, env = "VEXILLA_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
     /// Validate the configuration (and the flags file, if any), then exit.
     #[arg(long)]
     pub check_config: bool,
@@ -161,6 +182,10 @@ pub struct Config {
     pub debug_enabled: bool,
     pub shutdown_grace: Duration,
     pub webhook: WebhookConfig,
+    pub admin_listen: SocketAddr,
+    pub snapshot_file: Option<PathBuf>,
+    pub snapshot_debounce: Duration,
+    pub max_connections: usize,
     pub check_only: bool,
 }
 
@@ -177,7 +202,7 @@ pub enum ConfigError {
     BodyLimit,
     #[error("webhook keys: {0}")]
     WebhookKeys(#[from] KeyError),
-    #[error("--webhook-listen must differ from --listen")]
+    #[error("--listen, --webhook-listen and --admin-listen must be three different addresses")]
     SharedPort,
     #[error("--webhook-max-body-bytes must be at least 256 and --webhook-rate-limit at least 1")]
     WebhookLimits,
@@ -210,8 +235,14 @@ impl Config {
         if cli.max_body_bytes < 1024 {
             return Err(ConfigError::BodyLimit);
         }
-        if cli.webhook_listen == cli.listen && cli.listen.port() != 0 {
+        let ports = [cli.listen, cli.webhook_listen, cli.admin_listen];
+        let shared =
+            (0..3).any(|i| (i + 1..3).any(|j| ports[i] == ports[j] && ports[i].port() != 0));
+        if shared {
             return Err(ConfigError::SharedPort);
+        }
+        if cli.body_read_timeout.is_zero() {
+            return Err(ConfigError::ZeroDuration("--body-read-timeout"));
         }
         if cli.webhook_max_body_bytes < 256 || cli.webhook_rate_limit == 0 {
             return Err(ConfigError::WebhookLimits);
@@ -250,11 +281,16 @@ impl Config {
             limits: ApiLimits {
                 max_body_bytes: cli.max_body_bytes,
                 max_batch_size: cli.eval_batch_size,
+                body_read_timeout: cli.body_read_timeout,
                 ..ApiLimits::default()
             },
             debug_enabled: cli.eval_debug_enabled,
             shutdown_grace: cli.shutdown_grace,
             webhook,
+            admin_listen: cli.admin_listen,
+            snapshot_file: cli.snapshot_file,
+            snapshot_debounce: cli.snapshot_debounce,
+            max_connections: cli.max_connections.max(1),
             check_only: cli.check_config,
         })
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::expr::{self, Constraint, Dialect, Expr};
-use crate::flagr::{Export, ExportFlag};
+use crate::flagr::{Export, ExportConstraint, ExportFlag};
 use crate::json::{Map, Number, Value};
 
 /// Which Flagr release line the proxy answers as.
@@ -89,6 +89,8 @@ pub struct Segment {
     pub rollout_percent: u64,
     /// The segment's constraints as one expression; `None` when it has none.
     pub expression: Option<Expr>,
+    /// The constraints as the source gave them, kept to write the flag back out (snapshots).
+    pub constraints: Vec<ExportConstraint>,
     pub distribution: Distribution,
 }
 
@@ -164,6 +166,7 @@ pub fn compile_flag(flag: &ExportFlag, version: FlagrVersion) -> Result<Flag, Fl
                     id: segment.id,
                     rollout_percent: segment.rollout_percent,
                     expression,
+                    constraints: segment.constraints.clone(),
                     distribution: accumulate(segment),
                 })
             })

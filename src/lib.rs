@@ -10,9 +10,12 @@
 //! - `eval`: evaluation of one flag for one entity; `request` / `response`: its JSON forms.
 //! - `api`: the HTTP routes, with `cors` for browser callers; `server`: the accept loop; `upstream`: the client to Flagr.
 //! - `sync`: full sync, change polling and flags-file reloads; `compat`: the version in force.
+//! - `admin`: `/live`, `/ready`, `/metrics`; `telemetry`: the counters behind them;
+//!   `snapshot`: the flags saved for a cold start without Flagr.
 //! - `webhook`: the `/webhook` listener (verification, event parsing); `refresh`: the
 //!   per-flag re-fetch behind it; `secret`: keys and tokens that never print.
 
+pub mod admin;
 pub mod api;
 pub mod compat;
 pub mod config;
@@ -27,8 +30,10 @@ pub mod request;
 pub mod response;
 pub mod secret;
 pub mod server;
+pub mod snapshot;
 pub mod store;
 pub mod sync;
+pub mod telemetry;
 pub mod upstream;
 pub mod webhook;
 
@@ -43,14 +48,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::admin::Admin;
 use crate::api::Api;
-use crate::compat::Compat;
+use crate::compat::{Compat, CompatSetting};
 use crate::config::{Config, FlagsSource, WebhookConfig};
 use crate::flag::FlagSource;
 use crate::refresh::{RefreshSource, Refresher, RetryPolicy};
 use crate::secret::Secret;
 use crate::store::FlagStore;
 use crate::sync::LoadError;
+use crate::telemetry::{LoadedFrom, Telemetry};
 use crate::upstream::Upstream;
 use crate::webhook::verify::KeyError;
 use crate::webhook::Webhook;
@@ -87,6 +94,10 @@ pub struct Proxy {
     pub store: Arc<FlagStore>,
     /// The Flagr version answers follow.
     pub compat: Arc<Compat>,
+    /// Where the admin listener listens.
+    pub admin_address: SocketAddr,
+    /// The proxy's counters.
+    pub telemetry: Arc<Telemetry>,
     /// Where the webhook listener listens, when it is on.
     pub webhook_address: Option<SocketAddr>,
     /// The webhook endpoint, when it is on.
@@ -121,31 +132,33 @@ pub fn check_flags(config: &Config, store: &FlagStore) -> Result<Option<usize>, 
     Ok(Some(loaded.0))
 }
 
-/// Starts the proxy: initial flags, the listener, the sync task.
+/// Starts the proxy: initial flags, the listeners, the sync and snapshot tasks.
 pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let store = Arc::new(FlagStore::new());
     let compat = Arc::new(Compat::new(config.initial_version()));
+    let telemetry = Arc::new(Telemetry::default());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
     if let Some(count) = check_flags(&config, &store)? {
+        telemetry.loaded(LoadedFrom::File);
         info!(flags = count, source = ?config.source, "flags loaded");
     }
     let upstream = match &config.source {
         FlagsSource::Upstream(url) => Some(Upstream::new(url.clone(), config.upstream_timeouts)),
         _ => None,
     };
+    if let (Some(path), Some(_)) = (&config.snapshot_file, &upstream) {
+        if let Some(version) = snapshot::load_at_start(path, &store) {
+            telemetry.loaded(LoadedFrom::Snapshot);
+            if config.compat == CompatSetting::Auto {
+                compat.set(version);
+            }
+        }
+    }
 
-    let listener = server::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            address: config.listen,
-            source,
-        })?;
-    let api_address = listener.local_addr().map_err(|source| StartError::Bind {
-        address: config.listen,
-        source,
-    })?;
+    let listener = bind(config.listen).await?;
+    let api_address = local_address(&listener, config.listen)?;
     info!(address = %api_address, "evaluation API listening");
 
     match (&config.source, &upstream) {
@@ -156,8 +169,20 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
                 compat.clone(),
                 config.compat,
                 config.timing,
+                telemetry.clone(),
                 shutdown_rx.clone(),
             )));
+            if let Some(path) = &config.snapshot_file {
+                let version_source = compat.clone();
+                tasks.push(tokio::spawn(snapshot::run_saver(
+                    path.clone(),
+                    store.clone(),
+                    move || version_source.version(),
+                    telemetry.clone(),
+                    config.snapshot_debounce,
+                    shutdown_rx.clone(),
+                )));
+            }
         }
         (FlagsSource::File(path), _) => {
             tasks.push(tokio::spawn(sync::run_file(
@@ -165,6 +190,7 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
                 store.clone(),
                 config.initial_version(),
                 config.timing.poll_interval,
+                telemetry.clone(),
                 shutdown_rx.clone(),
             )));
         }
@@ -189,12 +215,14 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         upstream,
         limits: config.limits,
         debug_enabled: config.debug_enabled,
+        telemetry: telemetry.clone(),
     });
     let handler = move |request| api.clone().handle(request);
     tasks.push(tokio::spawn(server::serve(
         "api",
         listener,
         handler,
+        config.max_connections,
         shutdown_rx.clone(),
         config.shutdown_grace,
     )));
@@ -208,15 +236,56 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     )
     .await?;
 
+    let admin_listener = bind(config.admin_listen).await?;
+    let admin_address = local_address(&admin_listener, config.admin_listen)?;
+    info!(address = %admin_address, "admin listener on (/live, /ready, /metrics)");
+    let admin = Arc::new(Admin {
+        store: store.clone(),
+        compat: compat.clone(),
+        telemetry: telemetry.clone(),
+        webhook: webhook.clone(),
+    });
+    let handler = move |request| admin.clone().handle(request);
+    tasks.push(tokio::spawn(server::serve(
+        "admin",
+        admin_listener,
+        handler,
+        ADMIN_CONNECTIONS,
+        shutdown_rx.clone(),
+        config.shutdown_grace,
+    )));
+
     Ok(Proxy {
         api_address,
+        admin_address,
         store,
         compat,
+        telemetry,
         webhook_address,
         webhook,
         refresher,
         shutdown,
         tasks,
+    })
+}
+
+/// Connections the admin and webhook listeners take at once: their callers are few.
+const ADMIN_CONNECTIONS: usize = 64;
+const WEBHOOK_CONNECTIONS: usize = 256;
+
+async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    server::bind(address)
+        .await
+        .map_err(|source| StartError::Bind { address, source })
+}
+
+fn local_address(
+    listener: &tokio::net::TcpListener,
+    asked: SocketAddr,
+) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind {
+        address: asked,
+        source,
     })
 }
 
@@ -238,16 +307,8 @@ async fn start_webhook(
         return Ok((None, None));
     }
 
-    let listener = server::bind(config.listen)
-        .await
-        .map_err(|source| StartError::Bind {
-            address: config.listen,
-            source,
-        })?;
-    let address = listener.local_addr().map_err(|source| StartError::Bind {
-        address: config.listen,
-        source,
-    })?;
+    let listener = bind(config.listen).await?;
+    let address = local_address(&listener, config.listen)?;
     info!(address = %address, "webhook listener on");
 
     let webhook = Arc::new(Webhook::new(verifier, refresher, config.limits));
@@ -257,6 +318,7 @@ async fn start_webhook(
         "webhook",
         listener,
         handler,
+        WEBHOOK_CONNECTIONS,
         shutdown.clone(),
         grace,
     )));

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -12,7 +13,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tracing::{debug, info, warn};
 
 use crate::api::ProxyBody;
@@ -26,6 +27,7 @@ pub async fn serve<H, F>(
     name: &'static str,
     listener: TcpListener,
     handler: H,
+    max_connections: usize,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) where
@@ -39,7 +41,16 @@ pub async fn serve<H, F>(
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(true);
 
+    // Past the cap, connections wait in the kernel's accept queue rather than being taken on.
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = shutdown.changed() => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -57,6 +68,7 @@ pub async fn serve<H, F>(
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _permit = permit;
             if let Err(error) = connection.await {
                 debug!(listener = name, peer = %peer, error = %error, "connection ended with an error");
             }

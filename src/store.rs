@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moka::sync::Cache;
+use tokio::sync::watch;
 
 use crate::flag::Flag;
 
@@ -52,6 +53,8 @@ pub struct FlagStore {
     /// Flags removed on a delete event, with the snapshot ID they had: for a while a copy of
     /// Flagr's export that lags the deletion must not bring them back.
     tombstones: Cache<u64, u64>,
+    /// Bumped after every change, for whoever keeps a copy (the snapshot file).
+    generation: watch::Sender<u64>,
 }
 
 /// How long a deleted flag's tombstone is kept: far longer than Flagr's export can lag.
@@ -83,6 +86,7 @@ impl FlagStore {
                 .max_capacity(100_000)
                 .time_to_live(TOMBSTONE_TTL)
                 .build(),
+            generation: watch::channel(0).0,
         }
     }
 
@@ -139,6 +143,15 @@ impl FlagStore {
             .collect()
     }
 
+    /// A receiver that sees a new value after every change to the flags.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    fn changed(&self) {
+        self.generation.send_modify(|generation| *generation += 1);
+    }
+
     /// Whether flags have been loaded from any source (an empty document counts).
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(Ordering::Acquire)
@@ -189,6 +202,9 @@ impl FlagStore {
             }
         }
         self.loaded.store(true, Ordering::Release);
+        if summary.applied > 0 || summary.removed > 0 {
+            self.changed();
+        }
         summary
     }
 
@@ -196,10 +212,14 @@ impl FlagStore {
     /// was applied.
     pub fn upsert(&self, flag: Arc<Flag>) -> bool {
         let mut membership = self.lock();
-        matches!(
+        let applied = matches!(
             self.upsert_locked(&mut membership, flag, SnapshotOrder::Monotonic),
             Upsert::Applied
-        )
+        );
+        if applied {
+            self.changed();
+        }
+        applied
     }
 
     /// Removes the flag with this ID because its source deleted it. Returns whether one was
@@ -209,7 +229,11 @@ impl FlagStore {
         let mut membership = self.lock();
         let snapshot_id = membership.flags.get(&id).map_or(0, |flag| flag.snapshot_id);
         self.tombstones.insert(id, snapshot_id);
-        self.remove_locked(&mut membership, id)
+        let removed = self.remove_locked(&mut membership, id);
+        if removed {
+            self.changed();
+        }
+        removed
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Membership> {

@@ -6,6 +6,7 @@
 //! is the store's (atomic per flag); deciding what to fetch and when is this module's.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,6 +18,7 @@ use crate::compat::{Compat, CompatSetting};
 use crate::flag::{self, FlagError, FlagSource, FlagrVersion};
 use crate::flagr;
 use crate::store::{FlagStore, ReplaceSummary, SnapshotOrder};
+use crate::telemetry::{LoadedFrom, Telemetry};
 use crate::upstream::{Upstream, UpstreamError};
 
 /// Flagr's path of the eval-cache export.
@@ -74,6 +76,7 @@ pub async fn run_upstream(
     compat: Arc<Compat>,
     setting: CompatSetting,
     timing: SyncTiming,
+    telemetry: Arc<Telemetry>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Backoff::new(timing.refresh_interval);
@@ -135,12 +138,17 @@ pub async fn run_upstream(
                         );
                     }
                     backoff.succeeded();
+                    telemetry.syncs_ok.fetch_add(1, Ordering::Relaxed);
+                    telemetry.loaded(LoadedFrom::Upstream);
                     last_full_sync = Some(tokio::time::Instant::now());
                 }
-                Err(error) => backoff.failed(
-                    "syncing flags from flagr failed; serving the flags held",
-                    &error,
-                ),
+                Err(error) => {
+                    telemetry.syncs_failed.fetch_add(1, Ordering::Relaxed);
+                    backoff.failed(
+                        "syncing flags from flagr failed; serving the flags held",
+                        &error,
+                    );
+                }
             }
         }
 
@@ -210,6 +218,7 @@ pub async fn run_file(
     store: Arc<FlagStore>,
     version: FlagrVersion,
     interval: Duration,
+    telemetry: Arc<Telemetry>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut seen = file_stamp(&path);
@@ -223,7 +232,10 @@ pub async fn run_file(
         }
         seen = stamp;
         match load_file(&path, &store, version) {
-            Ok((count, _)) => info!(path = %path.display(), flags = count, "flags file reloaded"),
+            Ok((count, _)) => {
+                telemetry.loaded(LoadedFrom::File);
+                info!(path = %path.display(), flags = count, "flags file reloaded");
+            }
             Err(error) => {
                 warn!(path = %path.display(), error = %error, "flags file refused; keeping the flags held")
             }

@@ -460,13 +460,15 @@ fn secrets_never_reach_the_logs() {
             .expect("addr")
             .port()
     };
-    let (api_port, webhook_port) = (port(()), port(()));
+    let (api_port, webhook_port, admin_port) = (port(()), port(()), port(()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"))
         .args([
             "--listen",
             &format!("127.0.0.1:{api_port}"),
             "--webhook-listen",
             &format!("127.0.0.1:{webhook_port}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin_port}"),
         ])
         .env("VEXILLA_WEBHOOK_SECRET", "log-secret-AAAA")
         .env("VEXILLA_WEBHOOK_TOKEN", "log-token-BBBB")

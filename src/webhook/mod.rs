@@ -55,9 +55,11 @@ impl Default for WebhookLimits {
     }
 }
 
-/// Why requests were turned away, counted by reason.
+/// Webhook requests counted by outcome: applied, accepted (202), or turned away by reason.
 #[derive(Debug, Default)]
 pub struct Rejections {
+    pub applied: AtomicU64,
+    pub accepted: AtomicU64,
     pub unauthorized: AtomicU64,
     pub malformed: AtomicU64,
     pub stale: AtomicU64,
@@ -65,6 +67,24 @@ pub struct Rejections {
     pub too_slow: AtomicU64,
     pub rate_limited: AtomicU64,
     pub duplicate: AtomicU64,
+}
+
+impl Rejections {
+    /// `(outcome, reason, count)` rows for the metrics.
+    pub fn rows(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        vec![
+            ("applied", "", load(&self.applied)),
+            ("accepted", "", load(&self.accepted)),
+            ("rejected", "unauthorized", load(&self.unauthorized)),
+            ("rejected", "malformed", load(&self.malformed)),
+            ("rejected", "stale", load(&self.stale)),
+            ("rejected", "too_large", load(&self.too_large)),
+            ("rejected", "too_slow", load(&self.too_slow)),
+            ("rejected", "rate_limited", load(&self.rate_limited)),
+            ("rejected", "duplicate", load(&self.duplicate)),
+        ]
+    }
 }
 
 /// The webhook endpoint.
@@ -248,10 +268,13 @@ impl Webhook {
                     json!({ "status": "applied", "flags": flags }),
                 )
             }
-            Err(_) => reply(
-                StatusCode::ACCEPTED,
-                json!({ "status": "accepted", "message": "the refresh is taking longer; it goes on in the background" }),
-            ),
+            Err(_) => {
+                count(&self.rejections.accepted);
+                reply(
+                    StatusCode::ACCEPTED,
+                    json!({ "status": "accepted", "message": "the refresh is taking longer; it goes on in the background" }),
+                )
+            }
         }
     }
 

@@ -24,9 +24,16 @@ use tokio::net::TcpListener;
 use vexilla_proxy::config::{Cli, Config};
 use vexilla_proxy::Proxy;
 
-/// Starts the proxy in-process with these arguments plus `--listen 127.0.0.1:0`.
+/// Starts the proxy in-process with these arguments plus `--listen 127.0.0.1:0` and
+/// `--admin-listen 127.0.0.1:0`.
 pub async fn start_proxy(args: &[&str]) -> Proxy {
-    let mut argv = vec!["vexilla-proxy", "--listen", "127.0.0.1:0"];
+    let mut argv = vec![
+        "vexilla-proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+    ];
     argv.extend_from_slice(args);
     let cli = Cli::try_parse_from(argv).expect("test arguments parse");
     let config = Config::from_cli(cli).expect("test configuration is valid");

@@ -1,0 +1,94 @@
+//! The admin listener (`--admin-listen`, default `127.0.0.1:18002`): `/live` (the process
+//! answers), `/ready` (flags are loaded from some source; 503 before, with details either
+//! way), and `/metrics` in Prometheus text format. It is meant for the kubelet and a scraper
+//! on the same host, not for the network.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+
+use crate::api::ProxyBody;
+use crate::compat::Compat;
+use crate::flag::FlagrVersion;
+use crate::store::FlagStore;
+use crate::telemetry::Telemetry;
+use crate::webhook::Webhook;
+
+/// What the admin routes report on.
+pub struct Admin {
+    pub store: Arc<FlagStore>,
+    pub compat: Arc<Compat>,
+    pub telemetry: Arc<Telemetry>,
+    pub webhook: Option<Arc<Webhook>>,
+}
+
+impl Admin {
+    /// Answers one request.
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<ProxyBody>, Infallible> {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            return Ok(reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "application/json",
+                json!({"message": "use GET"}).to_string(),
+            ));
+        }
+        let response = match request.uri().path() {
+            "/live" => reply(StatusCode::OK, "application/json", json!({"status": "live"}).to_string()),
+            "/ready" => self.ready(),
+            "/metrics" => {
+                let rows = self.webhook.as_ref().map(|w| w.rejections.rows()).unwrap_or_default();
+                let text = self.telemetry.render(self.store.len(), &rows);
+                reply(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", text)
+            }
+            path => reply(
+                StatusCode::NOT_FOUND,
+                "application/json",
+                json!({"message": format!("path {path} was not found; try /live, /ready or /metrics")}).to_string(),
+            ),
+        };
+        Ok(response)
+    }
+
+    fn ready(&self) -> Response<ProxyBody> {
+        let loaded = self.store.is_loaded();
+        let version = match self.compat.version() {
+            FlagrVersion::V1_1 => "1.1",
+            FlagrVersion::V1_2 => "1.2",
+        };
+        let body = json!({
+            "status": if loaded { "ready" } else { "not_ready" },
+            "flags": self.store.len(),
+            "source": self.telemetry.source(),
+            "dataAgeSeconds": self.telemetry.data_age_seconds(),
+            "flagrVersion": version,
+        });
+        let status = if loaded {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        reply(status, "application/json", body.to_string())
+    }
+}
+
+fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
