@@ -156,7 +156,8 @@ pub struct FakeState {
 pub struct FakeFlagr {
     pub address: SocketAddr,
     pub state: Arc<FakeState>,
-    task: tokio::task::JoinHandle<()>,
+    /// The accept loop and every connection task, so `stop` can end them all.
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl FakeFlagr {
@@ -166,26 +167,61 @@ impl FakeFlagr {
         *state.max_id.lock().expect("lock") = max_id;
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
-        let shared = state.clone();
-        let task = tokio::spawn(async move {
+        let fake = FakeFlagr {
+            address,
+            state,
+            tasks: Arc::new(Mutex::new(Vec::new())),
+        };
+        fake.serve(listener);
+        fake
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let shared = self.state.clone();
+        let tasks = self.tasks.clone();
+        let accept = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let state = shared.clone();
-                tokio::spawn(async move {
+                let connection = tokio::spawn(async move {
                     let service = service_fn(move |request| answer(state.clone(), request));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
+                tasks.lock().expect("lock").push(connection);
             }
         });
-        FakeFlagr {
-            address,
-            state,
-            task,
+        self.tasks.lock().expect("lock").push(accept);
+    }
+
+    /// Stops listening and drops every open connection, like a crashed Flagr.
+    pub fn stop(&self) {
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
         }
+    }
+
+    /// Listens again on the same address after `stop`.
+    pub async fn restart(&self) {
+        let mut attempts = 0;
+        let listener = loop {
+            match TcpListener::bind(self.address).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    attempts += 1;
+                    assert!(
+                        attempts < 100,
+                        "cannot listen on {} again: {error}",
+                        self.address
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        self.serve(listener);
     }
 
     pub fn url(&self) -> String {
@@ -221,9 +257,6 @@ impl FakeFlagr {
             .insert(path.to_string(), (200, body.to_string()));
     }
 
-    pub fn stop(&self) {
-        self.task.abort();
-    }
 }
 
 async fn answer(
