@@ -6,16 +6,13 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-use crate::api::ProxyBody;
 use crate::compat::Compat;
 use crate::flag::FlagrVersion;
+use crate::http::{self, ProxyBody};
 use crate::store::FlagStore;
 use crate::telemetry::Telemetry;
 use crate::webhook::Webhook;
@@ -81,14 +78,5 @@ impl Admin {
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<ProxyBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+    http::respond(status, content_type, body)
 }

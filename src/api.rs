@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::debug;
 
@@ -20,15 +20,13 @@ use crate::compat::Compat;
 use crate::cors;
 use crate::eval::{self, Crash, EvalContext, EvalOptions, EvalResult};
 use crate::flag::{Flag, FlagrVersion};
+use crate::http::{self, ProxyBody};
 use crate::json::{self, Document};
 use crate::request::{self, BatchRequest, RequestError};
 use crate::response;
 use crate::store::FlagStore;
 use crate::telemetry::Telemetry;
 use crate::upstream::Upstream;
-
-/// The body type of every response: local bytes or a stream from the upstream.
-pub type ProxyBody = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
 
 /// Limits on what clients may send.
 #[derive(Debug, Clone, Copy)]
@@ -149,7 +147,7 @@ impl Api {
         };
 
         if let Some((status, headers)) = cors::preflight(request.method(), request.headers()) {
-            let mut response = Response::new(empty_body());
+            let mut response = Response::new(http::full_body(Bytes::new()));
             *response.status_mut() = status;
             *response.headers_mut() = headers;
             return Ok(response);
@@ -497,22 +495,7 @@ fn no_upstream_answer(method: &Method, path: &str) -> Answer {
 }
 
 fn local(answer: Answer) -> Response<ProxyBody> {
-    let mut response = Response::new(
-        Full::new(Bytes::from(answer.body))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = answer.status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-fn empty_body() -> ProxyBody {
-    Full::new(Bytes::new())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    http::respond(answer.status, "application/json", answer.body)
 }
 
 /// The decoded value of the first `name=` parameter of a query string.

@@ -5,6 +5,8 @@
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode};
 
+use crate::http;
+
 /// Methods Flagr's CORS settings allow.
 const ALLOWED_METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 /// Request headers Flagr's CORS settings allow (compared case-insensitively).
@@ -35,7 +37,7 @@ pub fn preflight(method: &Method, request: &HeaderMap) -> Option<(StatusCode, He
         && requested
             .to_str()
             .is_ok_and(|m| ALLOWED_METHODS.contains(&m.to_ascii_uppercase().as_str()));
-    let requested_headers = request_headers(request);
+    let requested_headers = http::header_list(request, "access-control-request-headers");
     let headers_allowed = requested_headers
         .iter()
         .all(|name| ALLOWED_HEADERS.contains(&name.as_str()));
@@ -79,17 +81,6 @@ pub fn decorate(cross_origin: bool, method: &Method, response: &mut HeaderMap) {
         "access-control-allow-credentials",
         HeaderValue::from_static("true"),
     );
-}
-
-fn request_headers(request: &HeaderMap) -> Vec<String> {
-    request
-        .get_all("access-control-request-headers")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect()
 }
 
 #[cfg(test)]

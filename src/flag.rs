@@ -325,34 +325,15 @@ fn validate_flags(export: &Export) -> Result<(), FlagError> {
 /// one of their kind, children point at their parents, and distributions naming a variant by
 /// key get its ID.
 fn normalize_ids(export: &mut Export) {
-    let mut next_flag = export.flags.iter().map(|f| f.id).max().unwrap_or(0) + 1;
-    let all_segments = export.flags.iter().flat_map(|f| f.segments.iter());
-    let mut next_segment = all_segments.clone().map(|s| s.id).max().unwrap_or(0) + 1;
-    let mut next_constraint = all_segments
-        .clone()
-        .flat_map(|s| s.constraints.iter().map(|c| c.id))
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let mut next_distribution = all_segments
-        .flat_map(|s| s.distributions.iter().map(|d| d.id))
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let mut next_variant = export
-        .flags
-        .iter()
-        .flat_map(|f| f.variants.iter().map(|v| v.id))
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let mut next_tag = export
-        .flags
-        .iter()
-        .flat_map(|f| f.tags.iter().map(|t| t.id))
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let flags = &export.flags;
+    let segments = || flags.iter().flat_map(|f| f.segments.iter());
+    let mut next_flag = next_id(flags.iter().map(|f| f.id));
+    let mut next_segment = next_id(segments().map(|s| s.id));
+    let mut next_constraint = next_id(segments().flat_map(|s| s.constraints.iter().map(|c| c.id)));
+    let mut next_distribution =
+        next_id(segments().flat_map(|s| s.distributions.iter().map(|d| d.id)));
+    let mut next_variant = next_id(flags.iter().flat_map(|f| f.variants.iter().map(|v| v.id)));
+    let mut next_tag = next_id(flags.iter().flat_map(|f| f.tags.iter().map(|t| t.id)));
 
     for flag in &mut export.flags {
         take_next(&mut flag.id, &mut next_flag);
@@ -383,6 +364,11 @@ fn normalize_ids(export: &mut Export) {
             }
         }
     }
+}
+
+/// The ID after the largest of `ids`.
+fn next_id(ids: impl Iterator<Item = u64>) -> u64 {
+    ids.max().unwrap_or(0) + 1
 }
 
 fn take_next(id: &mut u64, next: &mut u64) {

@@ -24,6 +24,7 @@ pub mod eval;
 pub mod expr;
 pub mod flag;
 pub mod flagr;
+pub mod http;
 pub mod json;
 pub mod refresh;
 pub mod request;

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use hyper::{Request, Response, StatusCode, Uri};
@@ -15,6 +15,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use thiserror::Error;
+
+use crate::http::{self, ProxyBody};
 
 /// A Flagr base URL, split into what requests need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,11 +105,8 @@ pub enum UpstreamError {
 pub struct Upstream {
     url: UpstreamUrl,
     timeouts: UpstreamTimeouts,
-    client: Client<HttpConnector, ProxyRequestBody>,
+    client: Client<HttpConnector, ProxyBody>,
 }
-
-/// The request body type the client sends: either a forwarded stream or bytes.
-pub type ProxyRequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
 
 /// Headers that describe one hop, not the message, and are never forwarded.
 const HOP_BY_HOP: [&str; 8] = [
@@ -150,7 +149,7 @@ impl Upstream {
         let request = Request::get(self.url.uri(path_and_query)?)
             .header(HOST, self.url.authority.as_str())
             .header("accept", "application/json")
-            .body(empty_body())?;
+            .body(http::full_body(Bytes::new()))?;
         let deadline = self.timeouts.request;
         let work = async {
             let response = self
@@ -210,12 +209,6 @@ impl Upstream {
     }
 }
 
-fn empty_body() -> ProxyRequestBody {
-    Full::new(Bytes::new())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
 fn copy_end_to_end_headers(from: &HeaderMap, to: &mut HeaderMap) {
     let listed = connection_listed(from);
     for (name, value) in from {
@@ -237,14 +230,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Header names a `Connection` header marks as hop-by-hop.
 fn connection_listed(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all("connection")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect()
+    http::header_list(headers, "connection")
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {

@@ -14,16 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use moka::sync::Cache;
 use serde_json::json;
 use tracing::debug;
 
-use crate::api::ProxyBody;
+use crate::http::{self, ProxyBody};
 use crate::refresh::{Outcome, Refresher};
 use crate::webhook::event::{Change, Target};
 use crate::webhook::verify::{Sender, Verifier, TIMESTAMP_TOLERANCE_SECS};
@@ -340,16 +339,7 @@ fn unix_now() -> i64 {
 fn reply(status: StatusCode, body: serde_json::Value) -> Response<ProxyBody> {
     let mut bytes = body.to_string().into_bytes();
     bytes.push(b'\n');
-    let mut response = Response::new(
-        Full::new(Bytes::from(bytes))
-            .map_err(|never| match never {})
-            .boxed_unsync(),
-    );
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+    http::respond(status, "application/json", bytes)
 }
 
 /// A token bucket: `rate` tokens a second, holding at most `burst`.
