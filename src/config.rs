@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use std::ffi::OsString;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use thiserror::Error;
 
 use crate::api::ApiLimits;
@@ -21,6 +24,11 @@ use crate::webhook::WebhookLimits;
 #[derive(Debug, Parser)]
 #[command(name = "vexilla-proxy", version, about)]
 pub struct Cli {
+    /// TOML file with any of these options (keys as the long flags, `-` or `_`); flags and
+    /// environment variables override it.
+    #[arg(long, env = "VEXILLA_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address of the evaluation API.
     #[arg(long, env = "VEXILLA_LISTEN", default_value = "127.0.0.1:18000")]
     pub listen: SocketAddr,
@@ -158,6 +166,99 @@ impl WebhookConfig {
         let mut secrets = self.secrets.clone();
         secrets.extend_from_slice(file_secrets);
         Verifier::new(&secrets, self.token.as_ref(), &self.token_header)
+    }
+}
+
+/// Why the command line or the config file was refused.
+#[derive(Debug, Error)]
+pub enum ArgsError {
+    /// A command-line or environment error, or `--help`/`--version` (clap prints those).
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+/// Parses the command line and environment, then fills what they leave at its default from
+/// the `--config` file: flags win over environment variables, which win over the file, which
+/// wins over the defaults.
+pub fn parse_args<I, T>(args: I) -> Result<Cli, ArgsError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let command = Cli::command();
+    let matches = command.clone().try_get_matches_from(&args)?;
+    let Some(path) = matches.get_one::<PathBuf>("config").cloned() else {
+        return Ok(Cli::from_arg_matches(&matches)?);
+    };
+    let file_error = |message: String| ArgsError::File {
+        path: path.clone(),
+        message,
+    };
+
+    let text = std::fs::read_to_string(&path).map_err(|e| file_error(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
+    let mut merged = args.clone();
+    for (key, value) in &table {
+        let id = key.replace('-', "_");
+        let settable = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == id.as_str() && arg.get_long().is_some())
+            .filter(|_| id != "config" && id != "check_config");
+        let Some((arg, long)) = settable.and_then(|arg| Some((arg, arg.get_long()?))) else {
+            return Err(file_error(format!("unknown key `{key}`")));
+        };
+        let text = match value {
+            toml::Value::Array(items) => items
+                .iter()
+                .map(scalar_text)
+                .collect::<Option<Vec<_>>>()
+                .map(|parts| parts.join(",")),
+            scalar => scalar_text(scalar),
+        };
+        let Some(text) = text else {
+            let kind = value.type_str();
+            return Err(file_error(format!(
+                "key `{key}`: a {kind} is not a valid value here"
+            )));
+        };
+        // Check the value alone so a bad one is reported with its key.
+        let alone = clap::Command::new("config-file").arg(
+            clap::Arg::new("value")
+                .long("value")
+                .value_parser(arg.get_value_parser().clone()),
+        );
+        if let Err(error) = alone.try_get_matches_from(["config-file", "--value", text.as_str()]) {
+            let reason = error.to_string();
+            let reason = reason.lines().next().unwrap_or("invalid value");
+            let reason = reason
+                .trim_start_matches("error: ")
+                .replace("'--value <value>'", &format!("`{key}`"));
+            return Err(file_error(format!("key `{key}`: {reason}")));
+        }
+        let given = matches!(
+            matches.value_source(&id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
+        if !given {
+            merged.push(format!("--{long}").into());
+            merged.push(text.into());
+        }
+    }
+    Ok(Cli::try_parse_from(merged)?)
+}
+
+/// A TOML string, integer or boolean as command-line text.
+fn scalar_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(text) => Some(text.clone()),
+        toml::Value::Integer(number) => Some(number.to_string()),
+        toml::Value::Boolean(flag) => Some(flag.to_string()),
+        _ => None,
     }
 }
 
@@ -422,6 +523,77 @@ mod tests {
         let cli =
             Cli::try_parse_from(["vexilla-proxy", "--webhook-token", "tok-123"]).expect("parses");
         assert!(!format!("{cli:?}").contains("tok-123"));
+    }
+
+    fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("vexilla-config-test-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).expect("config written");
+        path
+    }
+
+    fn parse_with_file(text: &str, args: &[&str]) -> Result<Cli, String> {
+        let path = config_file("options.toml", text);
+        let mut argv = vec![
+            "vexilla-proxy".to_string(),
+            "--config".into(),
+            path.display().to_string(),
+        ];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let result = parse_args(argv).map_err(|e| e.to_string());
+        let _ = std::fs::remove_file(path);
+        result
+    }
+
+    #[test]
+    fn the_config_file_fills_what_flags_leave_at_default() {
+        let cli = parse_with_file(
+            "listen = \"127.0.0.1:9100\"\nrefresh-interval = \"5s\"\nwebhook_secret = [\"a\", \"b\"]\neval_debug_enabled = false\n",
+            &["--refresh-interval", "7s"],
+        )
+        .expect("valid");
+        assert_eq!(cli.listen, "127.0.0.1:9100".parse().expect("addr"));
+        assert_eq!(
+            cli.refresh_interval,
+            Duration::from_secs(7),
+            "the flag wins over the file"
+        );
+        assert_eq!(cli.webhook_secret.map(|list| list.0.len()), Some(2));
+        assert!(!cli.eval_debug_enabled);
+    }
+
+    #[test]
+    fn the_example_config_file_is_valid_and_complete() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/vexilla.toml");
+        let text = std::fs::read_to_string(&path).expect("example config");
+        let cli = parse_args(["vexilla-proxy", "--config", path.to_str().expect("utf-8")])
+            .expect("valid");
+        Config::from_cli(cli).expect("a valid configuration");
+        // Every option is in the example, set or commented out.
+        for arg in Cli::command().get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "config" || id == "check_config" || arg.get_long().is_none() {
+                continue;
+            }
+            assert!(
+                text.contains(&format!("{id} =")),
+                "config/vexilla.toml lacks {id}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_file_errors_name_the_key() {
+        let check = |text: &str, needle: &str| {
+            let error = parse_with_file(text, &[]).expect_err(text);
+            assert!(error.contains(needle), "{error:?} should mention {needle}");
+        };
+        check("lisen = \"127.0.0.1:1\"", "unknown key `lisen`");
+        check("listen = \"nowhere\"", "key `listen`");
+        check("max_body_bytes = \"lots\"", "key `max_body_bytes`");
+        check("refresh_interval = 1.5", "key `refresh_interval`");
+        check("check_config = true", "unknown key `check_config`");
+        check("listen = ", "config file");
     }
 
     #[test]

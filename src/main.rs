@@ -4,20 +4,23 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use vexilla_proxy::config::{Cli, Config};
+use vexilla_proxy::config::{self, ArgsError, Config};
 use vexilla_proxy::store::FlagStore;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match config::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(ArgsError::Clap(error)) => {
             // --help and --version end here too, successfully; every other parse error is a
             // configuration error.
             let _ = error.print();
             return ExitCode::from(if error.use_stderr() { 64 } else { 0 });
+        }
+        Err(error) => {
+            eprintln!("vexilla-proxy: invalid configuration: {error}");
+            return ExitCode::from(64);
         }
     };
     let config = match Config::from_cli(cli) {

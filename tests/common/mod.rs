@@ -256,7 +256,6 @@ impl FakeFlagr {
             .expect("lock")
             .insert(path.to_string(), (200, body.to_string()));
     }
-
 }
 
 async fn answer(

@@ -1,0 +1,186 @@
+//! The command line as users meet it: the README's option table against `--help` (so they
+//! cannot drift), precedence of flags over environment over the config file, and exit codes.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::CommandFactory;
+
+use vexilla_proxy::config::Cli;
+
+/// The rows of the README's configuration table: (flag, env, default cell).
+fn readme_options() -> Vec<(String, String, String)> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README readable");
+    let section = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Configuration section");
+    section
+        .lines()
+        .filter(|line| line.starts_with("| `--"))
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let unquote = |cell: &str| cell.trim_matches('`').to_string();
+            (unquote(cells[1]), unquote(cells[2]), cells[3].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_option_table_matches_help() {
+    let rows = readme_options();
+    let command = Cli::command();
+    let mut documented = 0;
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else {
+            continue;
+        };
+        let flag = format!("--{long}");
+        let row = rows
+            .iter()
+            .find(|(name, _, _)| *name == flag)
+            .unwrap_or_else(|| panic!("{flag} is missing from the README's option table"));
+        let env = arg
+            .get_env()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert_eq!(row.1, env, "{flag}: environment variable");
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect();
+        if let Some(default) = defaults.first() {
+            assert!(
+                row.2.contains(&format!("`{default}`")),
+                "{flag}: README default {:?}, --help {default:?}",
+                row.2
+            );
+        }
+        documented += 1;
+    }
+    assert_eq!(
+        documented,
+        rows.len(),
+        "the README lists options --help does not have"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn spawn(args: &[String], env: &[(&str, String)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"));
+    command
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.spawn().expect("binary starts")
+}
+
+/// Which of `ports` the proxy answers on, within a few seconds.
+fn answering(ports: &[u16]) -> Option<u16> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Some(port) = ports
+            .iter()
+            .find(|p| TcpStream::connect(("127.0.0.1", **p)).is_ok())
+        {
+            return Some(*port);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn flags_beat_environment_which_beats_the_config_file() {
+    let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    let config = std::env::temp_dir().join(format!("vexilla-cli-{}.toml", std::process::id()));
+    let admin = free_port();
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:{file_port}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n"),
+    )
+    .expect("config written");
+    let base = vec!["--config".to_string(), config.display().to_string()];
+    let ports = [file_port, env_port, flag_port];
+
+    let mut child = spawn(&base, &[]);
+    assert_eq!(answering(&ports), Some(file_port), "the file applies");
+    child.kill().expect("kill");
+    let _ = child.wait();
+
+    let mut child = spawn(
+        &base,
+        &[("VEXILLA_LISTEN", format!("127.0.0.1:{env_port}"))],
+    );
+    assert_eq!(
+        answering(&ports),
+        Some(env_port),
+        "the environment beats the file"
+    );
+    child.kill().expect("kill");
+    let _ = child.wait();
+
+    let mut with_flag = base.clone();
+    with_flag.extend(["--listen".to_string(), format!("127.0.0.1:{flag_port}")]);
+    let mut child = spawn(
+        &with_flag,
+        &[("VEXILLA_LISTEN", format!("127.0.0.1:{env_port}"))],
+    );
+    assert_eq!(
+        answering(&ports),
+        Some(flag_port),
+        "the flag beats the environment"
+    );
+    child.kill().expect("kill");
+    let _ = child.wait();
+    let _ = std::fs::remove_file(config);
+}
+
+#[test]
+fn exit_codes() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"))
+            .args(args)
+            .output()
+            .expect("binary runs")
+    };
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    assert_eq!(run(&["--check-config"]).status.code(), Some(0));
+    assert_eq!(run(&["--listen", "nowhere"]).status.code(), Some(64));
+    assert_eq!(run(&["--flagr-compat", "1.3"]).status.code(), Some(64));
+    assert_eq!(
+        run(&["--config", "/nonexistent/vexilla.toml"])
+            .status
+            .code(),
+        Some(64)
+    );
+    let broken =
+        std::env::temp_dir().join(format!("vexilla-cli-broken-{}.json", std::process::id()));
+    std::fs::write(&broken, "[]").expect("written");
+    let output = run(&[
+        "--flags-file",
+        broken.to_str().expect("utf-8"),
+        "--check-config",
+    ]);
+    assert_eq!(output.status.code(), Some(65));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("Flags"),
+        "the message names the problem"
+    );
+    let _ = std::fs::remove_file(broken);
+}
