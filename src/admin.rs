@@ -77,6 +77,29 @@ impl Admin {
     }
 }
 
+/// Asks `/ready` on the admin address and returns whether it answered 200. An unspecified
+/// listen address (`0.0.0.0`, `::`) is asked on loopback.
+pub fn probe_ready(admin: std::net::SocketAddr, timeout: std::time::Duration) -> bool {
+    let mut target = admin;
+    if target.ip().is_unspecified() {
+        target.set_ip(match admin {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&target, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    let request = format!("GET /ready HTTP/1.1\r\nhost: {target}\r\nconnection: close\r\n\r\n");
+    if std::io::Write::write_all(&mut stream, request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    std::io::Read::read_exact(&mut stream, &mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response<ProxyBody> {
     http::respond(status, content_type, body)
 }

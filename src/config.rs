@@ -147,6 +147,17 @@ pub struct Cli {
     /// Validate the configuration (and the flags file, if any), then exit.
     #[arg(long)]
     pub check_config: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
+}
+
+/// What to do instead of running the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Subcommand {
+    /// Ask a running proxy's /ready on the admin address (exit 0 when ready, 1 otherwise), for
+    /// container health checks in images without a shell.
+    Healthcheck,
 }
 
 /// The webhook listener's settings.
@@ -288,6 +299,7 @@ pub struct Config {
     pub snapshot_debounce: Duration,
     pub max_connections: usize,
     pub check_only: bool,
+    pub healthcheck: bool,
 }
 
 /// Why a configuration was refused.
@@ -393,6 +405,7 @@ impl Config {
             snapshot_debounce: cli.snapshot_debounce,
             max_connections: cli.max_connections.max(1),
             check_only: cli.check_config,
+            healthcheck: cli.command == Some(Subcommand::Healthcheck),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 
@@ -37,6 +38,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+
+    if config.healthcheck {
+        let ready = vexilla_proxy::admin::probe_ready(config.admin_listen, Duration::from_secs(2));
+        return if ready {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
 
     if config.check_only {
         return match vexilla_proxy::check_flags(&config, &FlagStore::new()) {

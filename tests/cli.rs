@@ -184,3 +184,39 @@ fn exit_codes() {
     );
     let _ = std::fs::remove_file(broken);
 }
+
+#[test]
+fn healthcheck_reports_readiness_for_images_without_a_shell() {
+    let (api, admin) = (free_port(), free_port());
+    let admin_arg = format!("127.0.0.1:{admin}");
+    let probe = || {
+        Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"))
+            .args(["--admin-listen", &admin_arg, "healthcheck"])
+            .output()
+            .expect("binary runs")
+            .status
+            .code()
+    };
+    assert_eq!(probe(), Some(1), "nothing listens yet");
+
+    let mut child = spawn(
+        &[
+            "--listen".into(),
+            format!("127.0.0.1:{api}"),
+            "--admin-listen".into(),
+            admin_arg.clone(),
+        ],
+        &[],
+    );
+    assert_eq!(answering(&[admin]), Some(admin));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while probe() != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "healthcheck never saw the proxy ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("kill");
+    let _ = child.wait();
+}
