@@ -7,12 +7,12 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::CONTENT_TYPE;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::debug;
 
@@ -39,6 +39,10 @@ pub struct ApiLimits {
     pub max_get_query_bytes: usize,
     /// Time a client gets to send its body (408 past it).
     pub body_read_timeout: Duration,
+    /// Most evaluations one batch may ask for (entities × flags), whatever Flagr's own limit.
+    pub max_batch_evaluations: usize,
+    /// Largest answer built, in bytes.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ApiLimits {
@@ -48,6 +52,8 @@ impl Default for ApiLimits {
             max_batch_size: 0,
             max_get_query_bytes: 8192,
             body_read_timeout: Duration::from_secs(10),
+            max_batch_evaluations: 100_000,
+            max_response_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -134,15 +140,22 @@ impl Api {
         request: Request<Incoming>,
     ) -> Result<Response<ProxyBody>, Infallible> {
         let path = request.uri().path();
-        let route = match path.trim_end_matches('/') {
+        let route = match path.strip_suffix('/').unwrap_or(path) {
             "/api/v1/evaluation" => Some(Route::Evaluation),
             "/api/v1/evaluation/batch" => Some(Route::Batch),
             "/api/v1/health" => Some(Route::Health),
             _ => None,
         };
+        let started = Instant::now();
         let Some(route) = route else {
             let response = self.pass_through(request).await;
-            self.telemetry.request(3, response.status().as_u16());
+            let status = response.status().as_u16();
+            self.telemetry.request(3, status);
+            let elapsed_us = started.elapsed().as_micros() as u64;
+            debug!(
+                route = "passthrough",
+                status, elapsed_us, "request answered"
+            );
             return Ok(response);
         };
 
@@ -162,31 +175,53 @@ impl Api {
             }
             (Route::Health, _) => method_not_allowed(&method, "[GET]"),
             (_, &Method::POST) => self.post(route, request).await,
-            (_, &Method::GET) if version == FlagrVersion::V1_2 => self.get(route, &request),
+            (_, &Method::GET) if version == FlagrVersion::V1_2 => self.get(route, &request).await,
             (_, _) if version == FlagrVersion::V1_2 => method_not_allowed(&method, "[GET POST]"),
             (_, _) => method_not_allowed(&method, "[POST]"),
         };
         let mut response = local(answer);
         cors::decorate(cross_origin, &method, response.headers_mut());
-        let route_index = match route {
-            Route::Evaluation => 0,
-            Route::Batch => 1,
-            Route::Health => 2,
+        let (route_index, route_name) = match route {
+            Route::Evaluation => (0, "evaluation"),
+            Route::Batch => (1, "evaluation_batch"),
+            Route::Health => (2, "health"),
         };
-        self.telemetry
-            .request(route_index, response.status().as_u16());
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        self.telemetry.request(route_index, status);
+        self.telemetry.evaluation_latency(route_index, elapsed);
+        debug!(
+            route = route_name,
+            status,
+            elapsed_us = elapsed.as_micros() as u64,
+            "request answered"
+        );
         Ok(response)
     }
 
-    async fn post(&self, route: Route, request: Request<Incoming>) -> Answer {
+    async fn post(self: &Arc<Self>, route: Route, request: Request<Incoming>) -> Answer {
         let content_type = request
             .headers()
             .get(CONTENT_TYPE)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let body = match Limited::new(request.into_body(), self.limits.max_body_bytes)
-            .collect()
-            .await
-        {
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.limits.max_body_bytes as u64) {
+            let message = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
+            return Answer::framework(StatusCode::PAYLOAD_TOO_LARGE, 413, &message);
+        }
+        let read = Limited::new(request.into_body(), self.limits.max_body_bytes).collect();
+        let Ok(read) = tokio::time::timeout(self.limits.body_read_timeout, read).await else {
+            let message = format!(
+                "the request body did not arrive within {} ms",
+                self.limits.body_read_timeout.as_millis()
+            );
+            return Answer::framework(StatusCode::REQUEST_TIMEOUT, 408, &message);
+        };
+        let body = match read {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.is::<http_body_util::LengthLimitError>() => {
                 let message = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
@@ -217,10 +252,10 @@ impl Api {
                 return Answer::framework(StatusCode::BAD_REQUEST, 400, &message);
             }
         };
-        self.answer(route, &document, Form::Post)
+        self.answer(route, &document, Form::Post).await
     }
 
-    fn get(&self, route: Route, request: &Request<Incoming>) -> Answer {
+    async fn get(self: &Arc<Self>, route: Route, request: &Request<Incoming>) -> Answer {
         let query = request.uri().query().unwrap_or("");
         let limit = self.limits.max_get_query_bytes;
         if limit > 0 && query.len() > limit {
@@ -249,10 +284,10 @@ impl Api {
             }
         };
         request::numbers_as_float64(&mut value);
-        self.answer(route, &Document::from(value), Form::Get)
+        self.answer(route, &Document::from(value), Form::Get).await
     }
 
-    fn answer(&self, route: Route, document: &Document, form: Form) -> Answer {
+    async fn answer(self: &Arc<Self>, route: Route, document: &Document, form: Form) -> Answer {
         if !self.store.is_loaded() {
             return Answer::message(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -260,9 +295,18 @@ impl Api {
             );
         }
         let outcome = match route {
-            Route::Batch => request::decode_batch(document)
-                .map_err(|error| refuse(error, form, "evaluationBatchRequest"))
-                .and_then(|batch| self.evaluate_batch(&batch)),
+            Route::Batch => match request::decode_batch(document) {
+                Err(error) => Err(refuse(error, form, "evaluationBatchRequest")),
+                Ok(batch) if batch_work(&batch) <= INLINE_BATCH_WORK => self.evaluate_batch(&batch),
+                // Big batches run on the blocking pool so they cannot stall the async workers
+                // that serve every other request.
+                Ok(batch) => {
+                    let api = Arc::clone(self);
+                    tokio::task::spawn_blocking(move || api.evaluate_batch(&batch))
+                        .await
+                        .unwrap_or(Err(Refusal::Crash(Crash("the batch evaluation stopped"))))
+                }
+            },
             _ => request::decode_eval_context(document)
                 .map_err(|error| refuse(error, form, "evalContext"))
                 .and_then(|context| self.evaluate_single(context)),
@@ -297,6 +341,13 @@ impl Api {
             options.version,
             &response::timestamp_now(),
         );
+        if out.len() > self.limits.max_response_bytes {
+            let message = format!(
+                "the result exceeds this proxy's limit of {} bytes (--max-response-bytes)",
+                self.limits.max_response_bytes
+            );
+            return Err(Answer::message(StatusCode::BAD_REQUEST, &message).into());
+        }
         Ok(out)
     }
 
@@ -325,14 +376,41 @@ impl Api {
             return Err(Answer::message(StatusCode::BAD_REQUEST, &message).into());
         }
 
+        // The flags a tag selection matches do not depend on the entity: look them up once.
+        let tagged = if tags.is_empty() {
+            Vec::new()
+        } else {
+            let mut unique = tags.to_vec();
+            unique.sort_unstable();
+            unique.dedup();
+            self.store.get_by_tags(&unique, batch.tag_operator())
+        };
+        let per_entity = flag_ids.len() + flag_keys.len() + tagged.len();
+        let evaluations = batch.entities.len().saturating_mul(per_entity);
+        if evaluations > self.limits.max_batch_evaluations {
+            let message = format!(
+                "batch of {evaluations} evaluations exceeds this proxy's limit of {} (--max-batch-evaluations)",
+                self.limits.max_batch_evaluations
+            );
+            return Err(Answer::message(StatusCode::BAD_REQUEST, &message).into());
+        }
+
         let timestamp = response::timestamp_now();
-        let mut out = Vec::with_capacity(256 + 512 * total);
+        let mut out = Vec::with_capacity((256 + 512 * evaluations).min(64 * 1024));
         out.extend_from_slice(b"{\"evaluationResults\":");
         let mut count = 0usize;
-        let mut write = |out: &mut Vec<u8>, result: &EvalResult<'_>| {
+        let max_bytes = self.limits.max_response_bytes;
+        let mut write = |out: &mut Vec<u8>, result: &EvalResult<'_>| -> Result<(), Refusal> {
             out.push(if count == 0 { b'[' } else { b',' });
             response::write_result(out, result, options.version, &timestamp);
             count += 1;
+            if out.len() > max_bytes {
+                let message = format!(
+                    "batch result exceeds this proxy's limit of {max_bytes} bytes (--max-response-bytes); ask for fewer entities or flags"
+                );
+                return Err(Answer::message(StatusCode::BAD_REQUEST, &message).into());
+            }
+            Ok(())
         };
         for entity in &batch.entities {
             if selector_count == 0 {
@@ -348,16 +426,14 @@ impl Api {
                 entity_type: entity.entity_type.clone(),
                 ..EvalContext::default()
             };
-            if !tags.is_empty() {
-                for flag in self.store.get_by_tags(tags, batch.tag_operator()) {
-                    let context = EvalContext {
-                        flag_tags: tags.to_vec(),
-                        flag_tags_operator: batch.flag_tags_operator.clone().unwrap_or_default(),
-                        ..base.clone()
-                    };
-                    let result = eval::evaluate(Some(&flag), "", context, options)?;
-                    write(&mut out, &result);
-                }
+            for flag in &tagged {
+                let context = EvalContext {
+                    flag_tags: tags.to_vec(),
+                    flag_tags_operator: batch.flag_tags_operator.clone().unwrap_or_default(),
+                    ..base.clone()
+                };
+                let result = eval::evaluate(Some(flag), "", context, options)?;
+                write(&mut out, &result)?;
             }
             for id in &flag_ids {
                 let context = EvalContext {
@@ -366,7 +442,7 @@ impl Api {
                 };
                 let flag = self.lookup(&context);
                 let result = eval::evaluate(flag.as_deref(), "", context, options)?;
-                write(&mut out, &result);
+                write(&mut out, &result)?;
             }
             for key in &flag_keys {
                 let context = EvalContext {
@@ -375,7 +451,7 @@ impl Api {
                 };
                 let flag = self.lookup(&context);
                 let result = eval::evaluate(flag.as_deref(), key, context, options)?;
-                write(&mut out, &result);
+                write(&mut out, &result)?;
             }
         }
         match (count, options.version) {
@@ -388,11 +464,19 @@ impl Api {
     }
 
     async fn pass_through(&self, request: Request<Incoming>) -> Response<ProxyBody> {
+        if request.method() == Method::CONNECT {
+            let message = "CONNECT is not supported: this is not a forward proxy";
+            return local(Answer::framework(
+                StatusCode::METHOD_NOT_ALLOWED,
+                405,
+                message,
+            ));
+        }
         let Some(upstream) = &self.upstream else {
             return local(no_upstream_answer(request.method(), request.uri().path()));
         };
         match upstream.forward(request).await {
-            Ok(response) => response.map(|body| body.boxed_unsync()),
+            Ok(response) => response,
             Err(error) => {
                 debug!(error = %error, "pass-through to the upstream failed");
                 let message = format!("upstream Flagr is unavailable: {error}");
@@ -400,6 +484,17 @@ impl Api {
             }
         }
     }
+}
+
+/// Batches up to this many entity × selector pairs are evaluated on the async worker.
+const INLINE_BATCH_WORK: usize = 256;
+
+/// A batch's size before tag expansion: entities × (IDs + keys + tags).
+fn batch_work(batch: &BatchRequest) -> usize {
+    let lists = batch.flag_ids.as_ref().map_or(0, Vec::len)
+        + batch.flag_keys.as_ref().map_or(0, Vec::len)
+        + batch.flag_tags.as_ref().map_or(0, Vec::len);
+    batch.entities.len().saturating_mul(lists.max(1))
 }
 
 /// The flag IDs and keys a batch asks for: Flagr 1.2 drops repeats, keeping the first.

@@ -140,9 +140,27 @@ pub struct Cli {
     #[arg(long, env = "VEXILLA_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub body_read_timeout: Duration,
 
+    /// Most evaluations (entities × flags) one batch may ask for; a guard beyond Flagr's own
+    /// --eval-batch-size, which is off by default.
+    #[arg(long, env = "VEXILLA_MAX_BATCH_EVALUATIONS", default_value_t = 100_000)]
+    pub max_batch_evaluations: usize,
+
+    /// Largest answer the proxy builds, in bytes; a request that would need more gets a 400.
+    #[arg(long, env = "VEXILLA_MAX_RESPONSE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+
     /// Most client connections open at once on the evaluation API; more wait to be accepted.
     #[arg(long, env = "VEXILLA_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+
+    /// Log format on stderr: `pretty` for people, `json` for one object per line.
+    #[arg(long, env = "VEXILLA_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
+    pub log_format: String,
+
+    /// Level of the proxy's own log events (error, warn, info, debug, trace); `RUST_LOG`, when
+    /// set, replaces it with a full tracing filter.
+    #[arg(long, env = "VEXILLA_LOG_LEVEL", default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    pub log_level: String,
 
     /// Validate the configuration (and the flags file, if any), then exit.
     #[arg(long)]
@@ -300,6 +318,10 @@ pub struct Config {
     pub max_connections: usize,
     pub check_only: bool,
     pub healthcheck: bool,
+    /// Logs as JSON lines rather than for people.
+    pub log_json: bool,
+    /// The default tracing filter: warnings from everything, `log_level` from the proxy.
+    pub log_filter: String,
 }
 
 /// Why a configuration was refused.
@@ -395,6 +417,8 @@ impl Config {
                 max_body_bytes: cli.max_body_bytes,
                 max_batch_size: cli.eval_batch_size,
                 body_read_timeout: cli.body_read_timeout,
+                max_batch_evaluations: cli.max_batch_evaluations.max(1),
+                max_response_bytes: cli.max_response_bytes.max(64 * 1024),
                 ..ApiLimits::default()
             },
             debug_enabled: cli.eval_debug_enabled,
@@ -406,6 +430,8 @@ impl Config {
             max_connections: cli.max_connections.max(1),
             check_only: cli.check_config,
             healthcheck: cli.command == Some(Subcommand::Healthcheck),
+            log_json: cli.log_format == "json",
+            log_filter: format!("warn,vexilla_proxy={}", cli.log_level),
         })
     }
 

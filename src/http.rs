@@ -7,8 +7,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 
+/// The error a body can end with.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The body of every response, and of requests sent upstream.
-pub type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
+pub type ProxyBody = UnsyncBoxBody<Bytes, BodyError>;
 
 /// A body holding `bytes`.
 pub fn full_body(bytes: impl Into<Bytes>) -> ProxyBody {

@@ -146,7 +146,9 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         info!(flags = count, source = ?config.source, "flags loaded");
     }
     let upstream = match &config.source {
-        FlagsSource::Upstream(url) => Some(Upstream::new(url.clone(), config.upstream_timeouts)),
+        FlagsSource::Upstream(url) => Some(
+            Upstream::new(url.clone(), config.upstream_timeouts).with_telemetry(telemetry.clone()),
+        ),
         _ => None,
     };
     if let (Some(path), Some(_)) = (&config.snapshot_file, &upstream) {

@@ -31,13 +31,16 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
-    let filter = EnvFilter::try_from_env("VEXILLA_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,vexilla_proxy=info"));
-    tracing_subscriber::fmt()
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_filter));
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 
     if config.healthcheck {
         let ready = vexilla_proxy::admin::probe_ready(config.admin_listen, Duration::from_secs(2));

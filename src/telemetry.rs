@@ -17,6 +17,48 @@ pub const STATUS_CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "other"];
 /// Where the flags in force came from last.
 pub const SOURCES: [&str; 4] = ["none", "upstream", "file", "snapshot"];
 
+/// Upper bounds, in seconds, of the latency histogram's buckets.
+pub const LATENCY_BUCKETS: [f64; 10] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25,
+];
+
+/// Kinds of upstream reads counted.
+pub const UPSTREAM_KINDS: [&str; 4] = ["export", "max_id", "flag", "other"];
+
+/// A latency histogram with the fixed buckets of `LATENCY_BUCKETS`.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, elapsed: std::time::Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(index) = LATENCY_BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+}
+
 /// The proxy's counters and gauges.
 #[derive(Debug, Default)]
 pub struct Telemetry {
@@ -29,6 +71,10 @@ pub struct Telemetry {
     pub snapshot_saves_ok: AtomicU64,
     pub snapshot_saves_failed: AtomicU64,
     requests: [[AtomicU64; 4]; 4],
+    /// Time to answer evaluation and batch requests locally.
+    latency: [Histogram; 2],
+    /// Upstream reads by kind: [ok, error].
+    upstream: [[AtomicU64; 2]; 4],
 }
 
 /// A flag source, for `Telemetry::loaded`.
@@ -73,6 +119,27 @@ impl Telemetry {
         if let Some(row) = self.requests.get(route) {
             row[class].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Records how long an evaluation (route 0) or batch (route 1) took to answer.
+    pub fn evaluation_latency(&self, route: usize, elapsed: std::time::Duration) {
+        if let Some(histogram) = self.latency.get(route) {
+            histogram.observe(elapsed);
+        }
+    }
+
+    /// Counts one upstream read of a path, by its kind and outcome.
+    pub fn upstream_read(&self, path: &str, ok: bool) {
+        let kind = if path.starts_with("/api/v1/export/eval_cache") {
+            0
+        } else if path.starts_with("/api/v1/flags/snapshots/max_id") {
+            1
+        } else if path.starts_with("/api/v1/flags") {
+            2
+        } else {
+            3
+        };
+        self.upstream[kind][usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition of everything counted, plus `extra` lines.
@@ -158,6 +225,33 @@ impl Telemetry {
 
         header(
             &mut out,
+            "vexilla_upstream_requests_total",
+            "counter",
+            "Reads from the upstream Flagr by kind and outcome.",
+        );
+        for (kind, row) in UPSTREAM_KINDS.iter().zip(&self.upstream) {
+            for (outcome, counter) in ["ok", "error"].iter().zip(row) {
+                let value = counter.load(Ordering::Relaxed);
+                let _ = writeln!(out, "vexilla_upstream_requests_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {value}");
+            }
+        }
+
+        header(
+            &mut out,
+            "vexilla_evaluation_duration_seconds",
+            "histogram",
+            "Time to answer evaluation requests locally.",
+        );
+        for (route, histogram) in ["evaluation", "evaluation_batch"].iter().zip(&self.latency) {
+            histogram.render(
+                &mut out,
+                "vexilla_evaluation_duration_seconds",
+                &format!("route=\"{route}\""),
+            );
+        }
+
+        header(
+            &mut out,
             "vexilla_webhook_requests_total",
             "counter",
             "Webhook requests by outcome and reason.",
@@ -198,6 +292,9 @@ mod tests {
         telemetry.request(0, 200);
         telemetry.request(0, 422);
         telemetry.request(3, 502);
+        telemetry.evaluation_latency(0, std::time::Duration::from_micros(300));
+        telemetry.upstream_read("/api/v1/flags/snapshots/max_id", true);
+        telemetry.upstream_read("/api/v1/flags/7/snapshots?limit=1", false);
         let text = telemetry.render(6, &[("rejected", "unauthorized", 3)]);
         for line in [
             "vexilla_flags 6",
@@ -209,6 +306,11 @@ mod tests {
             "vexilla_requests_total{route=\"passthrough\",status=\"5xx\"} 1",
             "vexilla_webhook_requests_total{outcome=\"rejected\",reason=\"unauthorized\"} 3",
             "# TYPE vexilla_data_age_seconds gauge",
+            "vexilla_evaluation_duration_seconds_bucket{route=\"evaluation\",le=\"0.00025\"} 0",
+            "vexilla_evaluation_duration_seconds_bucket{route=\"evaluation\",le=\"0.0005\"} 1",
+            "vexilla_evaluation_duration_seconds_count{route=\"evaluation\"} 1",
+            "vexilla_upstream_requests_total{kind=\"max_id\",outcome=\"ok\"} 1",
+            "vexilla_upstream_requests_total{kind=\"flag\",outcome=\"error\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

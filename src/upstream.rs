@@ -4,19 +4,25 @@
 //! Plain `http://` only: the proxy runs beside Flagr's clients, and a TLS hop to Flagr is the
 //! job of a mesh or a TLS-terminating sidecar in front of Flagr.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, HOST};
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use thiserror::Error;
+use tokio::time::Sleep;
 
-use crate::http::{self, ProxyBody};
+use crate::http::{self, BodyError, ProxyBody};
+use crate::telemetry::Telemetry;
 
 /// A Flagr base URL, split into what requests need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,15 +111,17 @@ pub enum UpstreamError {
 pub struct Upstream {
     url: UpstreamUrl,
     timeouts: UpstreamTimeouts,
+    telemetry: Option<Arc<Telemetry>>,
     client: Client<HttpConnector, ProxyBody>,
 }
 
 /// Headers that describe one hop, not the message, and are never forwarded.
-const HOP_BY_HOP: [&str; 8] = [
+const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
+    "proxy-connection",
     "te",
     "trailer",
     "transfer-encoding",
@@ -135,8 +143,15 @@ impl Upstream {
         Upstream {
             url,
             timeouts,
+            telemetry: None,
             client,
         }
+    }
+
+    /// Counts this client's reads in `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> Upstream {
+        self.telemetry = Some(telemetry);
+        self
     }
 
     /// The upstream's base URL.
@@ -170,9 +185,14 @@ impl Upstream {
                 },
             }
         };
-        tokio::time::timeout(deadline, work)
+        let result = tokio::time::timeout(deadline, work)
             .await
-            .map_err(|_| UpstreamError::Timeout(deadline))?
+            .map_err(|_| UpstreamError::Timeout(deadline))
+            .and_then(|read| read);
+        if let Some(telemetry) = &self.telemetry {
+            telemetry.upstream_read(path_and_query, result.is_ok());
+        }
+        result
     }
 
     /// Forwards a client's request unchanged (method, path, query, headers, streamed body)
@@ -180,7 +200,7 @@ impl Upstream {
     pub async fn forward(
         &self,
         request: Request<Incoming>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<ProxyBody>, UpstreamError> {
         let (parts, body) = request.into_parts();
         let path_and_query = parts
             .uri
@@ -198,14 +218,72 @@ impl Upstream {
                     .unwrap_or_else(|_| HeaderValue::from_static("flagr")),
             );
         }
-        let request = builder.body(body.boxed_unsync())?;
+        let request = builder.body(body.map_err(BodyError::from).boxed_unsync())?;
         let deadline = self.timeouts.request;
         let mut response = tokio::time::timeout(deadline, self.client.request(request))
             .await
             .map_err(|_| UpstreamError::Timeout(deadline))?
             .map_err(UpstreamError::Connect)?;
+        // A protocol switch would hand the client's connection to Flagr; this proxy does not.
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return Err(UpstreamError::Status(response.status()));
+        }
         strip_hop_by_hop(response.headers_mut());
-        Ok(response)
+        let idle = self.timeouts.request;
+        Ok(response.map(|body| IdleTimeoutBody::new(body, idle).boxed_unsync()))
+    }
+}
+
+/// A streamed upstream body that fails when no data arrives for `idle`, so a stalled Flagr
+/// cannot hold a client's answer open forever (the client then sees the answer cut short).
+struct IdleTimeoutBody {
+    inner: Incoming,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl IdleTimeoutBody {
+    fn new(inner: Incoming, idle: Duration) -> IdleTimeoutBody {
+        IdleTimeoutBody {
+            inner,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+}
+
+impl Body for IdleTimeoutBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(context) {
+            Poll::Ready(frame) => {
+                let next = tokio::time::Instant::now() + this.idle;
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(frame.map(|result| result.map_err(BodyError::from)))
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(context) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(format!(
+                    "the upstream body stalled for {} ms",
+                    this.idle.as_millis()
+                )
+                .into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -409,3 +409,129 @@ async fn rereads_the_flags_file_and_refuses_a_broken_one() {
     assert_eq!(variant().await.as_deref(), Some("second-version"));
     proxy.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_batches_and_contexts_are_bounded() {
+    let proxy = start_proxy(&["--max-response-bytes", "1048576"]).await;
+    let address = proxy.api_address;
+
+    // 150 KB asking for 100 million evaluations.
+    let entities = vec!["{}"; 10_000].join(",");
+    let keys: Vec<String> = (0..10_000).map(|i| format!("\"k{i}\"")).collect();
+    let keys = keys.join(",");
+    let body = format!("{{\"entities\":[{entities}],\"flagKeys\":[{keys}]}}");
+    let answer = post_json(address, "/api/v1/evaluation/batch", &body).await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(answer.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("--max-batch-evaluations"));
+
+    // Few evaluations, each echoing a big context: the answer would pass the byte limit.
+    let context = format!("{{\"blob\":\"{}\"}}", "x".repeat(200_000));
+    let body = format!(
+        "{{\"entities\":[{{\"entityID\":\"e\",\"entityContext\":{context}}}],\"flagIDs\":[1,2,3,4,5,6]}}"
+    );
+    let answer = post_json(address, "/api/v1/evaluation/batch", &body).await;
+    assert_eq!(
+        answer.status,
+        400,
+        "{}",
+        &answer.text()[..200.min(answer.text().len())]
+    );
+    assert!(answer.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("--max-response-bytes"));
+
+    // A deep non-object context with debug on: the go-spew dump is cut, not quadratic. (The
+    // binary's workers have room for Go's full 10000 levels; this in-process server runs on
+    // the test harness's smaller thread stacks.)
+    let deep = "[".repeat(1500) + &"]".repeat(1500);
+    let body = format!("{{\"flagKey\":\"dark-mode\",\"entityID\":\"e\",\"enableDebug\":true,\"entityContext\":{deep}}}");
+    let answer = post_json(address, "/api/v1/evaluation", &body).await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.len() < 300_000, "{} bytes", answer.body.len());
+    assert!(answer.text().contains("truncated by vexilla-proxy"));
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_or_oversized_bodies_are_refused() {
+    let proxy = start_proxy(&["--body-read-timeout", "300ms", "--max-body-bytes", "2048"]).await;
+    let address = proxy.api_address;
+    let exchange = move |request: &'static [u8]| {
+        tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(address).expect("connect");
+            std::io::Write::write_all(&mut stream, request).expect("write");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            let mut answer = String::new();
+            let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+            answer
+        })
+    };
+    let stalled = exchange(b"POST /api/v1/evaluation HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"flag");
+    let answer = stalled.await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let declared = exchange(b"POST /api/v1/evaluation HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 999999\r\nconnection: close\r\n\r\n");
+    let answer = declared.await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let connect = send(address, "CONNECT", "/", &[], None).await;
+    assert_eq!(connect.status, 405);
+    proxy.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upstream_body_does_not_hang_the_client() {
+    // An upstream that sends headers and half a body, then nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let upstream = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let _ = std::io::Read::read(&mut stream, &mut buffer);
+                let _ = std::io::Write::write_all(
+                    &mut stream,
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"half\":",
+                );
+                std::thread::sleep(Duration::from_secs(30));
+            });
+        }
+    });
+    let url = format!("http://{upstream}");
+    let proxy = start_proxy(&["--upstream", &url, "--upstream-timeout", "500ms"]).await;
+    let address = proxy.api_address;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        std::io::Write::write_all(
+            &mut stream,
+            b"GET /api/v1/flags HTTP/1.1\r\nhost: x\r\n\r\n",
+        )
+        .expect("write");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let started = std::time::Instant::now();
+        let mut answer = Vec::new();
+        let result = std::io::Read::read_to_end(&mut stream, &mut answer);
+        (
+            result.is_ok(),
+            started.elapsed() < Duration::from_secs(20),
+            String::from_utf8_lossy(&answer).into_owned(),
+        )
+    })
+    .await
+    .expect("read");
+    assert!(answer.1, "the client was left hanging: {}", answer.2);
+    assert!(answer.2.starts_with("HTTP/1.1 200"), "{}", answer.2);
+    assert!(
+        !answer.2.ends_with('}'),
+        "the answer is cut short, not completed: {}",
+        answer.2
+    );
+    proxy.shutdown().await;
+}

@@ -220,3 +220,35 @@ fn healthcheck_reports_readiness_for_images_without_a_shell() {
     child.kill().expect("kill");
     let _ = child.wait();
 }
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let (api, admin) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{api}"),
+            "--admin-listen",
+            &format!("127.0.0.1:{admin}"),
+        ])
+        .args(["--log-format", "json"])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    assert_eq!(answering(&[admin]), Some(admin));
+    child.kill().expect("kill");
+    let output = child.wait_with_output().expect("output");
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let events: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let listening = events
+        .iter()
+        .find(|event| event["fields"]["message"] == "evaluation API listening")
+        .expect("the listening event");
+    assert_eq!(listening["level"], "INFO");
+    assert_eq!(listening["fields"]["address"], format!("127.0.0.1:{api}"));
+}

@@ -472,7 +472,7 @@ fn secrets_never_reach_the_logs() {
         ])
         .env("VEXILLA_WEBHOOK_SECRET", "log-secret-AAAA")
         .env("VEXILLA_WEBHOOK_TOKEN", "log-token-BBBB")
-        .env("VEXILLA_LOG", "trace")
+        .env("RUST_LOG", "trace")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -9,10 +9,19 @@ use crate::expr::gostr::push_go_quoted;
 use crate::json::{Map, Value};
 
 /// Go's `fmt.Sprintf("%+v", ctx)` of a context map: keys sorted, numbers as their JSON text,
-/// strings unquoted, `nil` as `<nil>`.
+/// strings unquoted, `nil` as `<nil>`. Past `SPEW_LIMIT` bytes the rest is left out and a
+/// marker says so, to keep debug logs of huge contexts bounded.
 pub fn go_sprint_map(ctx: &Map) -> String {
     let mut out = String::with_capacity(64);
     push_sprint_map(&mut out, ctx);
+    if out.len() > SPEW_LIMIT {
+        let mut end = SPEW_LIMIT;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push_str(SPEW_TRUNCATED);
+    }
     out
 }
 
@@ -54,15 +63,25 @@ fn push_sprint_value(out: &mut String, value: &Value) {
 ///
 /// Go iterates map keys in random order here (spew does not sort by default); this prints
 /// them sorted, which is one of the orders Go may produce.
+///
+/// The dump indents every level, so a deeply nested context grows with the square of its
+/// size; past `SPEW_LIMIT` bytes the rest is left out and a marker says so (Go prints it all).
 pub fn spew_sdump(value: Option<&Value>) -> String {
     let mut out = String::with_capacity(64);
     match value {
         None | Some(Value::Null) => out.push_str("(interface {}) <nil>"),
         Some(value) => push_spew(&mut out, value, 0),
     }
+    if out.len() > SPEW_LIMIT {
+        out.push_str(SPEW_TRUNCATED);
+    }
     out.push('\n');
     out
 }
+
+/// Bytes of spew output kept before the rest of a dump is left out.
+pub const SPEW_LIMIT: usize = 64 * 1024;
+const SPEW_TRUNCATED: &str = " ... (debug dump truncated by vexilla-proxy)";
 
 /// One value as spew's `dump` prints it, without the leading indentation.
 fn push_spew(out: &mut String, value: &Value, depth: usize) {
@@ -98,8 +117,14 @@ fn push_spew(out: &mut String, value: &Value, depth: usize) {
             }
             out.push_str("{\n");
             for (i, item) in items.iter().enumerate() {
+                if out.len() > SPEW_LIMIT {
+                    return;
+                }
                 indent(out, depth + 1);
                 push_spew(out, item, depth + 1);
+                if out.len() > SPEW_LIMIT {
+                    return;
+                }
                 out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
             }
             indent(out, depth);
@@ -112,6 +137,9 @@ fn push_spew(out: &mut String, value: &Value, depth: usize) {
             }
             out.push_str("{\n");
             for (i, (key, item)) in map.iter().enumerate() {
+                if out.len() > SPEW_LIMIT {
+                    return;
+                }
                 indent(out, depth + 1);
                 out.push_str("(string) ");
                 if !key.is_empty() {
@@ -120,6 +148,9 @@ fn push_spew(out: &mut String, value: &Value, depth: usize) {
                 push_go_quoted(out, key);
                 out.push_str(": ");
                 push_spew(out, item, depth + 1);
+                if out.len() > SPEW_LIMIT {
+                    return;
+                }
                 out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
             }
             indent(out, depth);
@@ -220,6 +251,16 @@ mod tests {
             "map[x:1.5e+300 y:[1 map[c:<nil>]]]",
         );
         check("{}", "map[]");
+    }
+
+    #[test]
+    fn huge_dumps_are_cut() {
+        let deep = "[".repeat(1500) + &"]".repeat(1500);
+        let dump = spew_sdump(Some(&value(&deep)));
+        assert!(dump.len() < SPEW_LIMIT + 10_000, "{} bytes", dump.len());
+        assert!(dump.ends_with("(debug dump truncated by vexilla-proxy)\n"));
+        let small = spew_sdump(Some(&value("[1]")));
+        assert!(!small.contains("truncated"));
     }
 
     #[test]
