@@ -336,6 +336,17 @@ async fn start_webhook(
     Ok((Some(webhook), Some(address)))
 }
 
+/// Checks the webhook keys the configuration names, the secret file included, without
+/// starting anything. Used by `--check-config`.
+pub fn check_webhook(config: &WebhookConfig) -> Result<(), StartError> {
+    let file_secrets = match &config.secret_file {
+        Some(path) => read_secret_file(path)?,
+        None => Vec::new(),
+    };
+    config.verifier(&file_secrets)?;
+    Ok(())
+}
+
 fn read_secret_file(path: &std::path::Path) -> Result<Vec<Secret>, StartError> {
     let text = std::fs::read_to_string(path).map_err(|source| StartError::SecretFile {
         path: path.to_path_buf(),

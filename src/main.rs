@@ -52,6 +52,10 @@ fn main() -> ExitCode {
     }
 
     if config.check_only {
+        if let Err(error) = vexilla_proxy::check_webhook(&config.webhook) {
+            eprintln!("vexilla-proxy: {error}");
+            return ExitCode::from(65);
+        }
         return match vexilla_proxy::check_flags(&config, &FlagStore::new()) {
             Ok(count) => {
                 let flags = count.map_or("flags come from the upstream".to_string(), |n| {

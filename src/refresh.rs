@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
 use crate::compat::Compat;
@@ -24,7 +24,7 @@ use crate::flagr::ExportFlag;
 use crate::store::FlagStore;
 use crate::sync;
 use crate::upstream::{Upstream, UpstreamError};
-use crate::webhook::event::{Action, Change, Target};
+use crate::webhook::event::{Change, Target};
 
 /// Where refreshed flags come from.
 pub enum RefreshSource {
@@ -80,12 +80,15 @@ pub struct Refresher {
     retry: RetryPolicy,
     slots: Mutex<HashMap<Target, Slot>>,
     fetches: AtomicU64,
+    fetch_slots: Semaphore,
 }
+
+/// Flags fetched from the upstream at once.
+const CONCURRENT_FETCHES: usize = 16;
 
 /// The refresh state of one flag: how many refreshes were asked for, and the last result.
 struct Slot {
     requested: u64,
-    action: Action,
     results: watch::Sender<(u64, Option<Outcome>)>,
 }
 
@@ -115,6 +118,7 @@ impl Refresher {
             retry,
             slots: Mutex::new(HashMap::new()),
             fetches: AtomicU64::new(0),
+            fetch_slots: Semaphore::new(CONCURRENT_FETCHES),
         }
     }
 
@@ -137,20 +141,23 @@ impl Refresher {
     }
 
     fn request(self: &Arc<Self>, change: Change) -> (u64, watch::Receiver<(u64, Option<Outcome>)>) {
-        // A flags file is refreshed whole, so all its changes share one slot.
-        let target = match self.source {
-            RefreshSource::Upstream(_) => change.target,
+        // A flags file is refreshed whole, so all its changes share one slot; a key the store
+        // holds shares the slot of its flag's ID.
+        let target = match (&self.source, change.target) {
+            (RefreshSource::Upstream(_), Target::Key(key)) => match self.store.get_by_key(&key) {
+                Some(flag) => Target::Id(flag.id),
+                None => Target::Key(key),
+            },
+            (RefreshSource::Upstream(_), target) => target,
             _ => Target::Key(String::new()),
         };
         let mut slots = self.lock();
         let start = !slots.contains_key(&target);
         let slot = slots.entry(target.clone()).or_insert_with(|| Slot {
             requested: 0,
-            action: change.action,
             results: watch::channel((0, None)).0,
         });
         slot.requested += 1;
-        slot.action = change.action;
         let generation = slot.requested;
         let results = slot.results.subscribe();
         drop(slots);
@@ -166,12 +173,10 @@ impl Refresher {
     /// made before it started.
     async fn run_slot(self: Arc<Self>, target: Target) {
         loop {
-            let Some((generation, action)) =
-                self.lock().get(&target).map(|s| (s.requested, s.action))
-            else {
+            let Some(generation) = self.lock().get(&target).map(|s| s.requested) else {
                 return;
             };
-            let outcome = self.execute_with_retries(&target, action).await;
+            let outcome = self.execute_with_retries(&target).await;
 
             let mut slots = self.lock();
             let Some(slot) = slots.get_mut(&target) else {
@@ -185,11 +190,11 @@ impl Refresher {
         }
     }
 
-    async fn execute_with_retries(&self, target: &Target, action: Action) -> Outcome {
+    async fn execute_with_retries(&self, target: &Target) -> Outcome {
         let mut delay = self.retry.first_delay;
         let mut attempt = 1;
         loop {
-            match self.execute(target, action).await {
+            match self.execute(target).await {
                 Ok(outcome) => return outcome,
                 Err(error) if attempt >= self.retry.attempts || !error.is_transient() => {
                     warn!(target = ?target, error = %error, attempts = attempt, "refreshing a flag failed; keeping the flag held");
@@ -207,7 +212,7 @@ impl Refresher {
         }
     }
 
-    async fn execute(&self, target: &Target, action: Action) -> Result<Outcome, RefreshError> {
+    async fn execute(&self, target: &Target) -> Result<Outcome, RefreshError> {
         let upstream = match &self.source {
             RefreshSource::Embedded => return Ok(Outcome::NoSource),
             RefreshSource::File(path) => {
@@ -217,18 +222,13 @@ impl Refresher {
             }
             RefreshSource::Upstream(upstream) => upstream,
         };
+        // A bounded number of fetches at once, however many flags an event names.
+        let _permit = self.fetch_slots.acquire().await;
 
         let held = match target {
             Target::Id(id) => Some(*id).filter(|id| self.store.get_by_id(*id).is_some()),
             Target::Key(key) => self.store.get_by_key(key).map(|flag| flag.id),
         };
-        if action == Action::Delete {
-            return Ok(match held {
-                Some(id) if self.store.remove(id) => Outcome::Removed { id },
-                _ => Outcome::NotFound,
-            });
-        }
-
         let id = match (target, held) {
             (_, Some(id)) => id,
             (Target::Id(id), None) => *id,
@@ -237,15 +237,28 @@ impl Refresher {
                 None => return Ok(Outcome::NotFound),
             },
         };
+
+        // Whatever the event said, Flagr decides: the flag route answers 404 for a deleted
+        // flag (whose snapshots Flagr still serves), so a replayed or out-of-order event can
+        // neither hide a live flag nor bring back a deleted one. Both reads go out together.
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        let path = format!("/api/v1/flags/{id}/snapshots?limit=1&sort=DESC");
-        let body = upstream.get(&path).await?;
-        let snapshots: Vec<Snapshot> = serde_json::from_slice(&body)?;
+        let flag_path = format!("/api/v1/flags/{id}");
+        let snapshot_path = format!("/api/v1/flags/{id}/snapshots?limit=1&sort=DESC");
+        let (exists, latest) = tokio::join!(upstream.get(&flag_path), upstream.get(&snapshot_path));
+        match exists {
+            Err(UpstreamError::Status(status)) if status.as_u16() == 404 => {
+                return Ok(if self.store.remove(id) {
+                    Outcome::Removed { id }
+                } else {
+                    Outcome::NotFound
+                });
+            }
+            Err(error) => return Err(error.into()),
+            Ok(_) => {}
+        }
+        let snapshots: Vec<Snapshot> = serde_json::from_slice(&latest?)?;
         let Some(snapshot) = snapshots.into_iter().next() else {
-            return Ok(match held {
-                Some(id) if self.store.remove(id) => Outcome::Removed { id },
-                _ => Outcome::NotFound,
-            });
+            return Ok(Outcome::NotFound);
         };
 
         let mut flag = snapshot.flag;
@@ -253,16 +266,17 @@ impl Refresher {
         if flag.id == 0 {
             flag.id = id;
         }
+        let held_snapshot = self.store.get_by_id(id).map(|f| f.snapshot_id);
+        if held_snapshot.is_some_and(|held| held >= snapshot.id) {
+            let snapshot_id = held_snapshot.unwrap_or_default();
+            return Ok(Outcome::AlreadyCurrent { id, snapshot_id });
+        }
         let compiled = flag::compile_flag(&flag, self.compat.version())?;
         let snapshot_id = compiled.snapshot_id;
         Ok(if self.store.upsert(Arc::new(compiled)) {
             Outcome::Updated { id, snapshot_id }
         } else {
-            let held = self.store.get_by_id(id).map_or(0, |f| f.snapshot_id);
-            Outcome::AlreadyCurrent {
-                id,
-                snapshot_id: held,
-            }
+            Outcome::NotFound
         })
     }
 

@@ -55,7 +55,13 @@ pub struct FlagStore {
     tombstones: Cache<u64, u64>,
     /// Bumped after every change, for whoever keeps a copy (the snapshot file).
     generation: watch::Sender<u64>,
+    /// Flags just refreshed one by one, newer than any export that may still lag them: a full
+    /// sync that does not list them yet does not remove them.
+    fresh: Cache<u64, ()>,
 }
+
+/// How long a singly refreshed flag outlives an export that does not list it.
+const FRESH_TTL: Duration = Duration::from_secs(15);
 
 /// How long a deleted flag's tombstone is kept: far longer than Flagr's export can lag.
 const TOMBSTONE_TTL: Duration = Duration::from_secs(600);
@@ -87,6 +93,10 @@ impl FlagStore {
                 .time_to_live(TOMBSTONE_TTL)
                 .build(),
             generation: watch::channel(0).0,
+            fresh: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(FRESH_TTL)
+                .build(),
         }
     }
 
@@ -188,6 +198,7 @@ impl FlagStore {
             .flags
             .keys()
             .filter(|id| !incoming.contains_key(id))
+            .filter(|id| order == SnapshotOrder::Authoritative || !self.fresh.contains_key(*id))
             .copied()
             .collect();
         for id in gone {
@@ -211,12 +222,14 @@ impl FlagStore {
     /// Swaps in one flag, unless the store holds a newer snapshot of it. Returns whether it
     /// was applied.
     pub fn upsert(&self, flag: Arc<Flag>) -> bool {
+        let id = flag.id;
         let mut membership = self.lock();
         let applied = matches!(
             self.upsert_locked(&mut membership, flag, SnapshotOrder::Monotonic),
             Upsert::Applied
         );
         if applied {
+            self.fresh.insert(id, ());
             self.changed();
         }
         applied
@@ -482,6 +495,19 @@ mod tests {
         assert!(store.remove(1));
         assert!(store.get_by_id(1).is_none());
         assert!(!store.remove(1));
+    }
+
+    #[test]
+    fn a_lagging_export_does_not_remove_a_just_refreshed_flag() {
+        let store = FlagStore::new();
+        store.replace_all(vec![flag(1, "a", 1, &[])], SnapshotOrder::Monotonic);
+        assert!(store.upsert(flag(2, "created", 1, &[])));
+        let summary = store.replace_all(vec![flag(1, "a", 1, &[])], SnapshotOrder::Monotonic);
+        assert_eq!(summary.removed, 0);
+        assert!(store.get_by_key("created").is_some());
+        // A flags file is what it says, fresh or not.
+        store.replace_all(vec![flag(1, "a", 1, &[])], SnapshotOrder::Authoritative);
+        assert!(store.get_by_key("created").is_none());
     }
 
     #[test]

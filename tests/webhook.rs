@@ -50,6 +50,17 @@ fn export(id: u64, key: &str, variant: &str, snapshot: u64) -> String {
     .to_string()
 }
 
+/// Makes flag `id` deleted in the fake Flagr: 404 on its flag route.
+fn deleted_in_flagr(flagr: &FakeFlagr, id: u64) {
+    let message = format!("{{\"message\":\"unable to find flag {id} in the database\"}}");
+    flagr
+        .state
+        .routes
+        .lock()
+        .expect("lock")
+        .insert(format!("/api/v1/flags/{id}"), (404, message));
+}
+
 /// Makes flag `id`'s latest snapshot `snapshot`, with `variant`.
 fn set_snapshot(flagr: &FakeFlagr, id: u64, key: &str, variant: &str, snapshot: u64) {
     let body = json!([{"id": snapshot, "flag": rest_flag(id, key, variant), "updatedAt": "2026-12-04T00:00:00Z"}]);
@@ -150,6 +161,23 @@ async fn deletion_removes_the_flag_and_a_new_flag_is_found_by_key() {
     let proxy = start(&flagr, &[]).await;
     let webhook = proxy.webhook_address.expect("webhook on");
 
+    // A delete event for a flag Flagr still has is a refresh, not a removal (replays and
+    // component deletes look like this).
+    set_snapshot(&flagr, 1, "k", "first", 1);
+    let answer = send_signed(webhook, &vexilla_event("flag.deleted", &["k"], now())).await;
+    assert_ne!(
+        answer.json()["flags"][0]["result"],
+        "removed",
+        "{}",
+        answer.text()
+    );
+    assert_eq!(
+        evaluate(proxy.api_address, "k").await["variantKey"],
+        "first"
+    );
+
+    // Deleted in Flagr: its flag route answers 404, though its snapshots are still served.
+    deleted_in_flagr(&flagr, 1);
     let answer = send_signed(webhook, &vexilla_event("flag.deleted", &["k"], now())).await;
     assert_eq!(answer.json()["flags"][0]["result"], "removed");
     let result = evaluate(proxy.api_address, "k").await;
@@ -284,7 +312,7 @@ async fn flagr_notifier_payload_with_a_bearer_token() {
 
     let body =
         json!({"operation": "update", "flag_id": 1, "flag_key": "k", "component_type": "flag",
-        "timestamp": "2026-12-04T15:04:05.123456789Z"})
+        "timestamp": rfc3339(now())})
         .to_string();
     let headers = [
         ("content-type", "application/json"),
@@ -305,6 +333,21 @@ async fn flagr_notifier_payload_with_a_bearer_token() {
         401
     );
 
+    // Deleting a segment refreshes the flag; it does not drop it.
+    let segment = json!({"operation": "delete", "flag_id": 1, "component_type": "segment", "component_id": 10})
+        .to_string();
+    let answer = send(
+        webhook,
+        "POST",
+        "/webhook",
+        &headers,
+        Some(segment.as_bytes()),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(evaluate(proxy.api_address, "k").await["flagSnapshotID"], 3);
+
+    deleted_in_flagr(&flagr, 1);
     let delete = json!({"operation": "delete", "flag_id": 1, "flag_key": "k"}).to_string();
     let answer = send(
         webhook,
@@ -315,6 +358,30 @@ async fn flagr_notifier_payload_with_a_bearer_token() {
     )
     .await;
     assert_eq!(answer.json()["flags"][0]["result"], "removed");
+    // An update arriving after the delete cannot bring the flag back.
+    let late = json!({"operation": "update", "flag_id": 1, "component_type": "flag"}).to_string();
+    let answer = send(webhook, "POST", "/webhook", &headers, Some(late.as_bytes())).await;
+    assert_eq!(
+        answer.json()["flags"][0]["result"],
+        "not_found",
+        "{}",
+        answer.text()
+    );
+    let result = evaluate(proxy.api_address, "k").await;
+    assert_eq!(
+        result["evalDebugLog"]["msg"],
+        "flagID 0 not found or deleted"
+    );
+
+    // A stale Flagr stamp is refused as a replay.
+    let old = json!({"operation": "update", "flag_id": 1, "timestamp": "2020-01-01T00:00:00Z"})
+        .to_string();
+    assert_eq!(
+        send(webhook, "POST", "/webhook", &headers, Some(old.as_bytes()))
+            .await
+            .status,
+        400
+    );
     proxy.shutdown().await;
     flagr.stop();
 }
@@ -513,4 +580,103 @@ fn secrets_never_reach_the_logs() {
     for secret in ["log-secret-AAAA", "log-token-BBBB", &good, "deadbeef"] {
         assert!(!logs.contains(secret), "{secret} appears in the logs");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_flag_survives_a_lagging_full_sync() {
+    let flagr = FakeFlagr::start(&export(1, "k", "first", 1), Some(1)).await;
+    let url = flagr.url();
+    let proxy = start_proxy(&[
+        "--upstream",
+        &url,
+        "--webhook-listen",
+        "127.0.0.1:0",
+        "--webhook-secret",
+        SECRET,
+        "--poll-interval",
+        "50ms",
+    ])
+    .await;
+    common::eventually(Duration::from_secs(10), || {
+        let store = proxy.store.clone();
+        async move { store.is_loaded() }
+    })
+    .await;
+    let webhook = proxy.webhook_address.expect("webhook on");
+
+    set_snapshot(&flagr, 2, "fresh", "on", 9);
+    let answer = send_signed(webhook, &vexilla_event("flag.created", &["fresh"], now())).await;
+    assert_eq!(
+        answer.json()["flags"][0]["result"],
+        "updated",
+        "{}",
+        answer.text()
+    );
+    // Flagr's max_id moves, and its export still lags without the new flag.
+    let fetches = flagr.state.export_fetches.load(Ordering::Relaxed);
+    flagr.set_max_id(Some(9));
+    common::eventually(Duration::from_secs(10), || async {
+        flagr.state.export_fetches.load(Ordering::Relaxed) > fetches
+    })
+    .await;
+    assert_eq!(
+        evaluate(proxy.api_address, "fresh").await["variantKey"],
+        "on"
+    );
+    proxy.shutdown().await;
+    flagr.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_copies_of_one_message_apply_once_and_noise_spends_no_rate() {
+    let flagr = FakeFlagr::start(&export(1, "k", "first", 1), Some(1)).await;
+    let key = b"race-key";
+    let secret = format!("whsec_{}", encode_base64(key));
+    let secrets = format!("{SECRET},{secret}");
+    let proxy = start_with_secrets(&flagr, &secrets, &["--webhook-rate-limit", "2"]).await;
+    let webhook = proxy.webhook_address.expect("webhook on");
+    set_snapshot(&flagr, 1, "k", "second", 2);
+
+    // Unauthenticated noise well past the rate limit.
+    for _ in 0..20 {
+        let status = send(webhook, "POST", "/webhook", &[], Some(b"{}"))
+            .await
+            .status;
+        assert_eq!(status, 401);
+    }
+
+    let body = vexilla_event("flag.updated", &["k"], now());
+    let at = now().to_string();
+    let signature = sign_standard(key, "msg_race", now(), body.as_bytes());
+    let copies: Vec<_> = (0..4)
+        .map(|_| {
+            let (body, signature, at) = (body.clone(), signature.clone(), at.clone());
+            tokio::spawn(async move {
+                let headers = [
+                    ("content-type", "application/json"),
+                    ("webhook-id", "msg_race"),
+                    ("webhook-timestamp", at.as_str()),
+                    ("webhook-signature", signature.as_str()),
+                ];
+                send(webhook, "POST", "/webhook", &headers, Some(body.as_bytes()))
+                    .await
+                    .json()
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for copy in copies {
+        let answer = copy.await.expect("answered");
+        if answer["status"] == "applied" {
+            applied += 1;
+        } else {
+            assert_eq!(answer["status"], "duplicate", "{answer}");
+        }
+    }
+    assert_eq!(
+        applied, 1,
+        "exactly one copy is applied; the noise took no rate tokens"
+    );
+    proxy.shutdown().await;
+    flagr.stop();
 }

@@ -111,9 +111,16 @@ fn parse_vexilla(object: &serde_json::Map<String, Value>) -> Result<Event, Event
 }
 
 fn parse_flagr(object: &serde_json::Map<String, Value>) -> Result<Event, EventError> {
+    // Deleting a segment, variant, constraint, distribution or tag changes the flag; only a
+    // delete of the flag itself removes it.
+    let whole_flag = matches!(
+        object.get("component_type").and_then(Value::as_str),
+        None | Some("flag")
+    );
     let action = match object.get("operation").and_then(Value::as_str) {
         Some("create" | "update" | "restore") => Action::Refresh,
-        Some("delete") => Action::Delete,
+        Some("delete") if whole_flag => Action::Delete,
+        Some("delete") => Action::Refresh,
         _ => return Err(EventError::Operation),
     };
     let id = object
@@ -129,9 +136,19 @@ fn parse_flagr(object: &serde_json::Map<String, Value>) -> Result<Event, EventEr
         (None, Some(key)) => Target::Key(key.to_string()),
         (None, None) => return Err(EventError::FlagId),
     };
+    // Flagr stamps every notification; when the stamp is there it bounds replays too.
+    let signed_at = match object.get("timestamp") {
+        None | Some(Value::Null) => None,
+        Some(stamp) => Some(
+            stamp
+                .as_str()
+                .and_then(parse_rfc3339)
+                .ok_or(EventError::Timestamp)?,
+        ),
+    };
     Ok(Event {
         changes: vec![Change { target, action }],
-        signed_at: None,
+        signed_at,
     })
 }
 
@@ -251,10 +268,22 @@ mod tests {
         let check = |body: &str, expected: Change| {
             let event = parse_event(body.as_bytes()).expect(body);
             assert_eq!(event.changes, vec![expected]);
-            assert_eq!(event.signed_at, None);
         };
+        let stamped = parse_event(
+            br#"{"operation":"update","flag_id":7,"flag_key":"k","component_type":"segment","component_id":3,"timestamp":"2026-12-04T15:04:05.123456789Z"}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            stamped.changes,
+            vec![change(Target::Id(7), Action::Refresh)]
+        );
+        assert_eq!(stamped.signed_at, Some(1_796_396_645));
         check(
-            r#"{"operation":"update","flag_id":7,"flag_key":"k","component_type":"segment","component_id":3,"timestamp":"2026-12-04T15:04:05.123456789Z"}"#,
+            r#"{"operation":"delete","flag_id":7,"component_type":"flag"}"#,
+            change(Target::Id(7), Action::Delete),
+        );
+        check(
+            r#"{"operation":"delete","flag_id":7,"component_type":"segment","component_id":12}"#,
             change(Target::Id(7), Action::Refresh),
         );
         check(

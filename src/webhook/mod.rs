@@ -27,8 +27,9 @@ use crate::refresh::{Outcome, Refresher};
 use crate::webhook::event::{Change, Target};
 use crate::webhook::verify::{Sender, Verifier, TIMESTAMP_TOLERANCE_SECS};
 
-/// How long a Standard Webhooks message ID is remembered to drop repeats.
-const SEEN_ID_TTL: Duration = Duration::from_secs(600);
+/// How long a Standard Webhooks message ID is remembered to drop repeats: longer than the
+/// 10 minutes over which the ±5-minute timestamp window can accept the same message.
+const SEEN_ID_TTL: Duration = Duration::from_secs(660);
 
 /// The listener's limits.
 #[derive(Debug, Clone, Copy)]
@@ -148,18 +149,6 @@ impl Webhook {
                 .insert(ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-        if !self.take_token() {
-            count(&self.rejections.rate_limited);
-            let mut response = reply(
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({ "message": "too many webhook requests; retry shortly" }),
-            );
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            return response;
-        }
-
         let (parts, body) = request.into_parts();
         let declared = parts
             .headers
@@ -206,8 +195,23 @@ impl Webhook {
                 json!({ "message": "unauthorized" }),
             );
         };
-        if let Sender::StandardWebhooks { id } = &sender {
-            if self.seen_ids.contains_key(id) {
+        // The rate limit counts authenticated senders only, so unauthenticated noise cannot
+        // lock them out.
+        if !self.take_token() {
+            count(&self.rejections.rate_limited);
+            let mut response = reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({ "message": "too many webhook requests; retry shortly" }),
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        }
+        if let Sender::StandardWebhooks { id } = sender {
+            // Check and record in one step: two copies racing in cannot both pass.
+            let first = self.seen_ids.entry(id).or_insert_with(|| ()).is_fresh();
+            if !first {
                 count(&self.rejections.duplicate);
                 return reply(
                     StatusCode::OK,
@@ -234,10 +238,6 @@ impl Webhook {
             let message = "event timestamp is more than 5 minutes from now; refused as a replay";
             return reply(StatusCode::BAD_REQUEST, json!({ "message": message }));
         }
-        if let Sender::StandardWebhooks { id } = sender {
-            self.seen_ids.insert(id, ());
-        }
-
         self.apply(event.changes).await
     }
 
