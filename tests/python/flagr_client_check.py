@@ -1,8 +1,9 @@
 """Drives a running vexilla-proxy through Flagr's own generated Python client (PyPI `flagr`).
 
-Usage: flagr_client_check.py BASE_URL   (e.g. http://127.0.0.1:18000)
+Usage: flagr_client_check.py BASE_URL PASSTHROUGH_URL
 
-The proxy must serve the example flags in config/flags.json. Every check compares what the
+BASE_URL serves the example flags in config/flags.json; PASSTHROUGH_URL fronts a fake Flagr
+whose GET /api/v1/flags lists one flag keyed "listed-by-flagr". Every check compares what the
 client decoded with what those flags and Flagr's rules give; the script exits non-zero on the
 first difference and prints one line per check otherwise.
 """
@@ -11,6 +12,7 @@ import zlib
 
 import flagr
 from flagr.api.evaluation_api import EvaluationApi
+from flagr.api.flag_api import FlagApi
 from flagr.api.health_api import HealthApi
 
 
@@ -86,6 +88,11 @@ def main():
         in_rollout = country == "US" and 100 * b <= 999 * 50
         expect("batch %s: new-checkout (bucket %d)" % (entity_id, b),
                rs["new-checkout"].variant_key, "on" if in_rollout else None)
+
+    upstream = flagr.Configuration()
+    upstream.host = sys.argv[2].rstrip("/") + "/api/v1"
+    flags = FlagApi(flagr.ApiClient(upstream)).find_flags()
+    expect("pass-through: flags listed by Flagr", [f.key for f in flags], ["listed-by-flagr"])
 
 
 if __name__ == "__main__":
