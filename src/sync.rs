@@ -168,11 +168,27 @@ pub async fn run_upstream(
 /// One full sync from the export.
 pub async fn sync_once(
     upstream: &Upstream,
-    store: &FlagStore,
+    store: &Arc<FlagStore>,
     version: FlagrVersion,
 ) -> Result<(usize, ReplaceSummary), LoadError> {
     let body = upstream.get(EXPORT_PATH).await?;
-    load_document(&body, store, version, FlagSource::Upstream)
+    let store = Arc::clone(store);
+    // Parsing and compiling thousands of flags takes a while: off the async workers, so
+    // answers do not wait for it.
+    off_runtime(move || load_document(&body, &store, version, FlagSource::Upstream)).await
+}
+
+/// Runs a load on the blocking pool.
+async fn off_runtime(
+    load: impl FnOnce() -> Result<(usize, ReplaceSummary), LoadError> + Send + 'static,
+) -> Result<(usize, ReplaceSummary), LoadError> {
+    tokio::task::spawn_blocking(load)
+        .await
+        .unwrap_or_else(|join| {
+            Err(LoadError::Io(std::io::Error::other(format!(
+                "the load stopped: {join}"
+            ))))
+        })
 }
 
 /// Decides the Flagr version: 1.2.0+ answers the `max_id` route, older versions do not.
@@ -231,7 +247,8 @@ pub async fn run_file(
             continue;
         }
         seen = stamp;
-        match load_file(&path, &store, version) {
+        let (file, shared) = (path.clone(), Arc::clone(&store));
+        match off_runtime(move || load_file(&file, &shared, version)).await {
             Ok((count, _)) => {
                 telemetry.loaded(LoadedFrom::File);
                 info!(path = %path.display(), flags = count, "flags file reloaded");
