@@ -29,9 +29,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --target "$target"; \
     install -D -m 0755 "target/$target/release/vexilla-proxy" /out/rootfs/vexilla-proxy; \
     strip /out/rootfs/vexilla-proxy; \
-    if readelf -d /out/rootfs/vexilla-proxy | grep -q NEEDED; then \
-      echo "vexilla-proxy is dynamically linked" >&2; exit 1; \
-    fi; \
+    case "$(readelf -d /out/rootfs/vexilla-proxy)" in \
+      *NEEDED*) echo "vexilla-proxy is dynamically linked" >&2; exit 1 ;; \
+    esac; \
     /out/rootfs/vexilla-proxy --check-config; \
     mkdir -p /out/rootfs/var/lib /out/data
 
