@@ -565,8 +565,13 @@ mod tests {
     }
 
     fn config_file(name: &str, text: &str) -> std::path::PathBuf {
-        let path =
-            std::env::temp_dir().join(format!("vexilla-config-test-{}-{name}", std::process::id()));
+        // Tests run in parallel: every file gets its own name.
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let unique = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "vexilla-config-test-{}-{unique}-{name}",
+            std::process::id()
+        ));
         std::fs::write(&path, text).expect("config written");
         path
     }
