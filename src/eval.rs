@@ -9,6 +9,7 @@
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 use crate::expr::{self, EvalError};
 use crate::flag::{Distribution, Flag, FlagrVersion, Segment, Variant};
@@ -21,8 +22,9 @@ const TOTAL_BUCKETS: u64 = 1000;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EvalContext {
     pub enable_debug: bool,
-    /// `None` when the request had no context or `null`.
-    pub entity_context: Option<Value>,
+    /// `None` when the request had no context or `null`. Shared, so the contexts of a batch's
+    /// evaluations do not copy it.
+    pub entity_context: Option<Arc<Value>>,
     pub entity_id: String,
     pub entity_type: String,
     /// Zero when absent.
@@ -130,7 +132,7 @@ pub fn evaluate<'f>(
     let mut assigned = None;
     for segment in &flag.segments {
         last_segment_id = segment.id;
-        match match_segment(segment, context.entity_context.as_ref(), debug)? {
+        match match_segment(segment, context.entity_context.as_deref(), debug)? {
             SegmentMatch::No(msg) => {
                 if debug {
                     logs.push(SegmentLog {

@@ -4,6 +4,8 @@
 //!
 //! Parsing the bytes is `json`'s job; choosing HTTP statuses is `api`'s.
 
+use std::sync::Arc;
+
 use crate::eval::EvalContext;
 use crate::json::{Document, Number, Value};
 use crate::store::TagOperator;
@@ -32,7 +34,7 @@ pub struct BatchRequest {
 /// One entity of a batch request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Entity {
-    pub entity_context: Option<Value>,
+    pub entity_context: Option<Arc<Value>>,
     pub entity_id: String,
     pub entity_type: String,
 }
@@ -225,8 +227,8 @@ fn decode_entity(value: &Value, errors: &mut TypeErrors) -> Option<Entity> {
 }
 
 /// An `interface{}` field: `null` leaves it nil.
-fn non_null(value: &Value) -> Option<Value> {
-    (!matches!(value, Value::Null)).then(|| value.clone())
+fn non_null(value: &Value) -> Option<Arc<Value>> {
+    (!matches!(value, Value::Null)).then(|| Arc::new(value.clone()))
 }
 
 /// The struct field a JSON key sets, as Go's decoder picks it: the field of exactly that name,

@@ -36,7 +36,7 @@ pub fn write_result(
     out.extend_from_slice(b",\"evalDebugLog\":{");
     if !result.msg.is_empty() {
         out.extend_from_slice(b"\"msg\":\"flagID ");
-        out.extend_from_slice(result.msg_flag_id.to_string().as_bytes());
+        push_number(out, result.msg_flag_id);
         out.push(b' ');
         out.extend_from_slice(result.msg.as_bytes());
         out.extend_from_slice(b"\",");
@@ -62,7 +62,7 @@ pub fn write_result(
                         out.push(b',');
                     }
                     out.extend_from_slice(b"\"segmentID\":");
-                    out.extend_from_slice(log.segment_id.to_string().as_bytes());
+                    push_number(out, log.segment_id);
                 }
                 out.push(b'}');
             }
@@ -73,7 +73,7 @@ pub fn write_result(
 
     if flag_id != 0 {
         out.extend_from_slice(b",\"flagID\":");
-        out.extend_from_slice(flag_id.to_string().as_bytes());
+        push_number(out, flag_id);
     }
     if !flag_key.is_empty() {
         out.extend_from_slice(b",\"flagKey\":");
@@ -81,7 +81,7 @@ pub fn write_result(
     }
     if snapshot_id != 0 {
         out.extend_from_slice(b",\"flagSnapshotID\":");
-        out.extend_from_slice(snapshot_id.to_string().as_bytes());
+        push_number(out, snapshot_id);
     }
     // The 1.1 line Flagr is matched against (the recorded oracle) predates `flagTags` here.
     if version == FlagrVersion::V1_2 && !tags.is_empty() {
@@ -93,7 +93,7 @@ pub fn write_result(
     }
     if result.segment_id != 0 {
         out.extend_from_slice(b",\"segmentID\":");
-        out.extend_from_slice(result.segment_id.to_string().as_bytes());
+        push_number(out, result.segment_id);
     }
     out.extend_from_slice(b",\"timestamp\":\"");
     out.extend_from_slice(timestamp.as_bytes());
@@ -109,7 +109,7 @@ pub fn write_result(
         }
         if variant_id != 0 {
             out.extend_from_slice(b",\"variantID\":");
-            out.extend_from_slice(variant_id.to_string().as_bytes());
+            push_number(out, variant_id);
         }
         if let Some(variant) = variant.filter(|v| !v.key.is_empty()) {
             out.extend_from_slice(b",\"variantKey\":");
@@ -135,8 +135,7 @@ pub fn write_context(out: &mut Vec<u8>, context: &EvalContext) {
         write_string(fields.name("entityType"), &context.entity_type);
     }
     if context.flag_id != 0 {
-        let id = context.flag_id.to_string();
-        fields.name("flagID").extend_from_slice(id.as_bytes());
+        push_number(fields.name("flagID"), context.flag_id);
     }
     if !context.flag_key.is_empty() {
         write_string(fields.name("flagKey"), &context.flag_key);
@@ -148,6 +147,22 @@ pub fn write_context(out: &mut Vec<u8>, context: &EvalContext) {
         write_string(fields.name("flagTagsOperator"), &context.flag_tags_operator);
     }
     fields.finish();
+}
+
+/// Appends a number in decimal without allocating.
+fn push_number(out: &mut Vec<u8>, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 fn write_strings(out: &mut Vec<u8>, values: &[String]) {
@@ -233,6 +248,15 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_numbers() {
+        for value in [0, 7, 10, 4_033_625_221, u64::MAX] {
+            let mut out = Vec::new();
+            push_number(&mut out, value);
+            assert_eq!(String::from_utf8(out).expect("ascii"), value.to_string());
+        }
+    }
 
     #[test]
     fn formats_timestamps() {
