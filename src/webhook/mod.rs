@@ -25,7 +25,7 @@ use tracing::debug;
 use crate::http::{self, ProxyBody};
 use crate::refresh::{Outcome, Refresher};
 use crate::webhook::event::{Change, Target};
-use crate::webhook::verify::{Sender, Verifier, TIMESTAMP_TOLERANCE_SECS};
+use crate::webhook::verify::{Sender, Verifier};
 
 /// How long a Standard Webhooks message ID is remembered to drop repeats: longer than the
 /// 10 minutes over which the ±5-minute timestamp window can accept the same message.
@@ -232,7 +232,7 @@ impl Webhook {
         };
         if event
             .signed_at
-            .is_some_and(|at| (now - at).abs() > TIMESTAMP_TOLERANCE_SECS)
+            .is_some_and(|at| !verify::within_tolerance(now, at))
         {
             count(&self.rejections.stale);
             let message = "event timestamp is more than 5 minutes from now; refused as a replay";

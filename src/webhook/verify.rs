@@ -149,7 +149,7 @@ impl Verifier {
         let timestamp_text = text("webhook-timestamp")?;
         let signatures = text("webhook-signature")?;
         let timestamp: i64 = timestamp_text.parse().ok()?;
-        if (now - timestamp).abs() > TIMESTAMP_TOLERANCE_SECS {
+        if !within_tolerance(now, timestamp) {
             return None;
         }
 
@@ -187,6 +187,14 @@ impl Verifier {
         };
         hmac::verify(&check.key, presented, check.expected.as_ref()).is_ok()
     }
+}
+
+/// Whether `timestamp` is within `TIMESTAMP_TOLERANCE_SECS` of `now`, either way; a
+/// difference too large to compute is not.
+pub fn within_tolerance(now: i64, timestamp: i64) -> bool {
+    now.checked_sub(timestamp).is_some_and(|difference| {
+        difference.unsigned_abs() <= TIMESTAMP_TOLERANCE_SECS.unsigned_abs()
+    })
 }
 
 fn key_bytes(secret: &Secret) -> Result<Vec<u8>, KeyError> {
@@ -425,6 +433,27 @@ mod tests {
             &sign_standard(key, "msg_1", NOW - 299, body),
             ok,
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_without_overflow() {
+        // Found by fuzzing: `now - i64::MIN` overflowed.
+        let check = |timestamp: i64, ok: bool| {
+            assert_eq!(within_tolerance(NOW, timestamp), ok, "{timestamp}")
+        };
+        check(i64::MIN, false);
+        check(i64::MAX, false);
+        check(NOW - (1 << 62), false);
+        check(NOW + 300, true);
+        check(NOW - 300, true);
+        check(NOW - 301, false);
+        let verifier = verifier(&["k"], None, "authorization");
+        let request = headers(&[
+            ("webhook-id", "a"),
+            ("webhook-timestamp", "-9223372036854775808"),
+            ("webhook-signature", "x"),
+        ]);
+        assert_eq!(verifier.verify(&request, b"", NOW), None);
     }
 
     #[test]
