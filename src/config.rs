@@ -124,7 +124,12 @@ pub struct Cli {
     pub webhook_response_deadline: Duration,
 
     /// Address of the admin listener: /live, /ready and /metrics.
-    #[arg(long, env = "VEXILLA_ADMIN_LISTEN", default_value = "127.0.0.1:18002")]
+    #[arg(
+        long,
+        env = "VEXILLA_ADMIN_LISTEN",
+        default_value = "127.0.0.1:18002",
+        global = true
+    )]
     pub admin_listen: SocketAddr,
 
     /// File the flags in force are saved to after upstream syncs, and loaded from at start so
@@ -232,6 +237,7 @@ where
         .parse()
         .map_err(|e: toml::de::Error| file_error(e.to_string()))?;
     let mut merged = args.clone();
+    let mut file_args: Vec<OsString> = Vec::new();
     for (key, value) in &table {
         let id = key.replace('-', "_");
         let settable = command
@@ -274,10 +280,12 @@ where
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
         );
         if !given {
-            merged.push(format!("--{long}").into());
-            merged.push(text.into());
+            // Before everything the user typed, so a subcommand stays last.
+            file_args.push(format!("--{long}").into());
+            file_args.push(text.into());
         }
     }
+    merged.splice(1..1, file_args);
     Ok(Cli::try_parse_from(merged)?)
 }
 

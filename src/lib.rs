@@ -142,8 +142,16 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let mut tasks = Vec::new();
 
     if let Some(count) = check_flags(&config, &store)? {
-        telemetry.loaded(LoadedFrom::File);
-        info!(flags = count, source = ?config.source, "flags loaded");
+        match &config.source {
+            FlagsSource::File(path) => {
+                telemetry.loaded(LoadedFrom::File);
+                info!(flags = count, source = "file", path = %path.display(), "flags loaded");
+            }
+            _ => {
+                telemetry.loaded(LoadedFrom::Embedded);
+                info!(flags = count, source = "embedded", "flags loaded");
+            }
+        }
     }
     let upstream = match &config.source {
         FlagsSource::Upstream(url) => Some(

@@ -45,8 +45,11 @@ fn main() -> ExitCode {
     if config.healthcheck {
         let ready = vexilla_proxy::admin::probe_ready(config.admin_listen, Duration::from_secs(2));
         return if ready {
+            eprintln!("vexilla-proxy: ready ({})", config.admin_listen);
             ExitCode::SUCCESS
         } else {
+            let address = config.admin_listen;
+            eprintln!("vexilla-proxy: not ready, or nothing answers /ready on {address}");
             ExitCode::FAILURE
         };
     }

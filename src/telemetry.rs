@@ -15,7 +15,7 @@ pub const ROUTES: [&str; 4] = ["evaluation", "evaluation_batch", "health", "pass
 pub const STATUS_CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "other"];
 
 /// Where the flags in force came from last.
-pub const SOURCES: [&str; 4] = ["none", "upstream", "file", "snapshot"];
+pub const SOURCES: [&str; 5] = ["none", "upstream", "file", "snapshot", "embedded"];
 
 /// Upper bounds, in seconds, of the latency histogram's buckets.
 pub const LATENCY_BUCKETS: [f64; 10] = [
@@ -83,6 +83,8 @@ pub enum LoadedFrom {
     Upstream,
     File,
     Snapshot,
+    /// The example flags built into the binary.
+    Embedded,
 }
 
 impl Telemetry {
@@ -93,6 +95,7 @@ impl Telemetry {
             LoadedFrom::Upstream => 1,
             LoadedFrom::File => 2,
             LoadedFrom::Snapshot => 3,
+            LoadedFrom::Embedded => 4,
         };
         self.source.store(index, Ordering::Relaxed);
     }

@@ -217,6 +217,24 @@ fn healthcheck_reports_readiness_for_images_without_a_shell() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // With a config file in use, and the address after the subcommand.
+    let config =
+        std::env::temp_dir().join(format!("vexilla-cli-health-{}.toml", std::process::id()));
+    std::fs::write(&config, "log_level = \"debug\"\n").expect("config written");
+    let with_config = Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"))
+        .args([
+            "--config",
+            config.to_str().expect("utf-8"),
+            "healthcheck",
+            "--admin-listen",
+            &admin_arg,
+        ])
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&with_config.stderr).into_owned();
+    assert_eq!(with_config.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("ready"), "{stderr}");
+    let _ = std::fs::remove_file(config);
     child.kill().expect("kill");
     let _ = child.wait();
 }

@@ -148,6 +148,11 @@ async fn a_signed_event_refreshes_the_named_flag_at_once() {
     let result = evaluate(proxy.api_address, "k").await;
     assert_eq!(result["variantKey"], "second");
     assert_eq!(result["flagSnapshotID"], 7);
+    let metrics = send(proxy.admin_address, "GET", "/metrics", &[], None)
+        .await
+        .text();
+    let applied = "vexilla_webhook_requests_total{outcome=\"applied\",reason=\"none\"} 1";
+    assert!(metrics.lines().any(|line| line == applied), "{metrics}");
     // Only the named flag was fetched, not the export.
     assert_eq!(flagr.state.export_fetches.load(Ordering::Relaxed), 1);
     assert_eq!(flagr.count("/api/v1/flags/1/snapshots"), 1);

@@ -74,8 +74,8 @@ impl Rejections {
     pub fn rows(&self) -> Vec<(&'static str, &'static str, u64)> {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         vec![
-            ("applied", "", load(&self.applied)),
-            ("accepted", "", load(&self.accepted)),
+            ("applied", "none", load(&self.applied)),
+            ("accepted", "none", load(&self.accepted)),
             ("rejected", "unauthorized", load(&self.unauthorized)),
             ("rejected", "malformed", load(&self.malformed)),
             ("rejected", "stale", load(&self.stale)),
@@ -257,6 +257,7 @@ impl Webhook {
                     .into_iter()
                     .map(|(target, outcome)| summary(&target, outcome.ok()))
                     .collect();
+                count(&self.rejections.applied);
                 debug!(
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     flags = flags.len(),
