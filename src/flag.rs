@@ -140,15 +140,7 @@ pub fn compile_flag(flag: &ExportFlag, version: FlagrVersion) -> Result<Flag, Fl
         flag.segments
             .iter()
             .map(|segment| {
-                let constraints: Vec<Constraint<'_>> = segment
-                    .constraints
-                    .iter()
-                    .map(|constraint| Constraint {
-                        property: &constraint.property,
-                        operator: &constraint.operator,
-                        value: &constraint.value,
-                    })
-                    .collect();
+                let constraints = constraints_of(segment);
                 let expression = if constraints.is_empty() {
                     None
                 } else {
@@ -194,6 +186,19 @@ pub fn compile_flag(flag: &ExportFlag, version: FlagrVersion) -> Result<Flag, Fl
         variants,
         salt: flag.id.to_string(),
     })
+}
+
+/// A segment's constraints as the expression compiler takes them.
+fn constraints_of(segment: &crate::flagr::ExportSegment) -> Vec<Constraint<'_>> {
+    segment
+        .constraints
+        .iter()
+        .map(|constraint| Constraint {
+            property: &constraint.property,
+            operator: &constraint.operator,
+            value: &constraint.value,
+        })
+        .collect()
 }
 
 fn accumulate(segment: &crate::flagr::ExportSegment) -> Distribution {
@@ -297,15 +302,7 @@ fn validate_flags(export: &Export) -> Result<(), FlagError> {
                     segment.id
                 )));
             }
-            let constraints: Vec<Constraint<'_>> = segment
-                .constraints
-                .iter()
-                .map(|constraint| Constraint {
-                    property: &constraint.property,
-                    operator: &constraint.operator,
-                    value: &constraint.value,
-                })
-                .collect();
+            let constraints = constraints_of(segment);
             if !constraints.is_empty() {
                 expr::compile_segment(&constraints, Dialect::Flagr12).map_err(|source| {
                     FlagError::Constraint {
