@@ -9,13 +9,16 @@
 
 mod atoms;
 
+use std::sync::{Arc, OnceLock};
+
+use moka::sync::Cache;
 use regex::{Regex, RegexBuilder};
 
 use atoms::{literal, parse_class, parse_escape, parse_repeat, perl_class, unicode_class};
 
 /// A Go regular expression compiled for matching.
 #[derive(Clone, Debug)]
-pub(crate) struct GoRegex(Regex);
+pub(crate) struct GoRegex(Arc<Regex>);
 
 impl GoRegex {
     /// Go's `MatchString`: an unanchored search.
@@ -26,15 +29,31 @@ impl GoRegex {
 
 /// Compiles `pattern` as Go's `regexp.Compile` would. The error is Go's message, for example
 /// ``error parsing regexp: missing closing ): `(a` ``.
+///
+/// Compiled patterns are shared through a bounded process-wide cache: fleets repeat the same
+/// patterns across many flags, and a compiled regex costs tens of kilobytes and tens of
+/// microseconds, so 50,000 flags with one pattern hold one compiled copy, not 50,000.
 pub(crate) fn compile(pattern: &str) -> Result<GoRegex, String> {
+    let cache = COMPILED.get_or_init(|| Cache::builder().max_capacity(COMPILED_PATTERNS).build());
+    if let Some(regex) = cache.get(pattern) {
+        return Ok(GoRegex(regex));
+    }
     let translated = Translator::new(pattern).run()?;
-    RegexBuilder::new(&translated)
+    let regex = RegexBuilder::new(&translated)
         .size_limit(64 << 20)
         .nest_limit(2000)
         .build()
-        .map(GoRegex)
-        .map_err(|_| go_error("expression too large", pattern))
+        .map_err(|_| go_error("expression too large", pattern))?;
+    // Shared, not cloned: a cloned `Regex` gets a search-cache pool of its own.
+    let regex = Arc::new(regex);
+    cache.insert(pattern.to_string(), Arc::clone(&regex));
+    Ok(GoRegex(regex))
 }
+
+/// How many distinct compiled patterns the cache keeps.
+const COMPILED_PATTERNS: u64 = 10_000;
+
+static COMPILED: OnceLock<Cache<String, Arc<Regex>>> = OnceLock::new();
 
 /// Go's `syntax.Error` text.
 pub(super) fn go_error(code: &str, expr: &str) -> String {
