@@ -200,10 +200,14 @@ impl Api {
     }
 
     async fn post(self: &Arc<Self>, route: Route, request: Request<Incoming>) -> Answer {
-        let content_type = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        // Judged now, before the body is taken; answered only for a non-empty body, as
+        // go-openapi does.
+        let refused_type = check_content_type(
+            request
+                .headers()
+                .get(CONTENT_TYPE)
+                .map(|value| String::from_utf8_lossy(value.as_bytes())),
+        );
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -242,7 +246,7 @@ impl Api {
                 "body in body is required",
             );
         }
-        if let Some(answer) = check_content_type(content_type.as_deref()) {
+        if let Some(answer) = refused_type {
             return answer;
         }
         let document = match json::parse_members(&body) {
@@ -537,7 +541,13 @@ fn refuse(error: RequestError, form: Form, what: &str) -> Refusal {
 }
 
 /// go-openapi's 415 for a body that is not declared as JSON.
-fn check_content_type(header: Option<&str>) -> Option<Answer> {
+fn check_content_type(header: Option<std::borrow::Cow<'_, str>>) -> Option<Answer> {
+    let declared = header
+        .as_deref()
+        .map(|value| value.split(';').next().unwrap_or("").trim());
+    if declared.is_some_and(|media_type| media_type.eq_ignore_ascii_case("application/json")) {
+        return None;
+    }
     let media_type = header
         .map(|value| {
             value
@@ -645,8 +655,8 @@ mod tests {
 
     #[test]
     fn content_type_must_be_json() {
-        assert!(check_content_type(Some("application/json")).is_none());
-        assert!(check_content_type(Some("Application/JSON; charset=utf-8")).is_none());
+        assert!(check_content_type(Some("application/json".into())).is_none());
+        assert!(check_content_type(Some("Application/JSON; charset=utf-8".into())).is_none());
         let answer = check_content_type(None).expect("refused");
         assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(

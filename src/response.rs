@@ -210,7 +210,18 @@ pub fn timestamp_now() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0);
-    format_timestamp(seconds)
+    // Formatted once per second and thread, not once per answer.
+    LAST_TIMESTAMP.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != seconds || last.1.is_empty() {
+            *last = (seconds, format_timestamp(seconds));
+        }
+        last.1.clone()
+    })
+}
+
+thread_local! {
+    static LAST_TIMESTAMP: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
 }
 
 /// Formats Unix seconds as `2006-01-02T15:04:05Z`.
