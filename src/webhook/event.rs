@@ -16,7 +16,9 @@ pub enum Target {
     Key(String),
 }
 
-/// What to do with the flag.
+/// What the sender says happened to the flag. The refresher does not act on it: it asks Flagr
+/// whether the flag still exists, so a replayed or out-of-order event cannot mislead it; the
+/// action is kept for what the event means, and for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Fetch it again from the source (created, updated, restored).
