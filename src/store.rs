@@ -201,17 +201,21 @@ impl FlagStore {
             .filter(|id| order == SnapshotOrder::Authoritative || !self.fresh.contains_key(*id))
             .copied()
             .collect();
+        // Tag member lists are republished once at the end, not once per flag: a tag shared
+        // by thousands of flags would otherwise be rebuilt thousands of times.
+        let mut touched = BTreeSet::new();
         for id in gone {
-            self.remove_locked(&mut membership, id);
+            self.remove_locked(&mut membership, id, &mut touched);
             summary.removed += 1;
         }
 
         for flag in incoming.into_values() {
-            match self.upsert_locked(&mut membership, flag, order) {
+            match self.upsert_locked(&mut membership, flag, order, &mut touched) {
                 Upsert::Applied => summary.applied += 1,
                 Upsert::KeptNewer => summary.kept_newer += 1,
             }
         }
+        self.publish_tags(&mut membership, touched);
         self.loaded.store(true, Ordering::Release);
         if summary.applied > 0 || summary.removed > 0 {
             self.changed();
@@ -224,10 +228,17 @@ impl FlagStore {
     pub fn upsert(&self, flag: Arc<Flag>) -> bool {
         let id = flag.id;
         let mut membership = self.lock();
+        let mut touched = BTreeSet::new();
         let applied = matches!(
-            self.upsert_locked(&mut membership, flag, SnapshotOrder::Monotonic),
+            self.upsert_locked(
+                &mut membership,
+                flag,
+                SnapshotOrder::Monotonic,
+                &mut touched
+            ),
             Upsert::Applied
         );
+        self.publish_tags(&mut membership, touched);
         if applied {
             self.fresh.insert(id, ());
             self.changed();
@@ -242,7 +253,9 @@ impl FlagStore {
         let mut membership = self.lock();
         let snapshot_id = membership.flags.get(&id).map_or(0, |flag| flag.snapshot_id);
         self.tombstones.insert(id, snapshot_id);
-        let removed = self.remove_locked(&mut membership, id);
+        let mut touched = BTreeSet::new();
+        let removed = self.remove_locked(&mut membership, id, &mut touched);
+        self.publish_tags(&mut membership, touched);
         if removed {
             self.changed();
         }
@@ -262,6 +275,7 @@ impl FlagStore {
         membership: &mut Membership,
         flag: Arc<Flag>,
         order: SnapshotOrder,
+        touched: &mut BTreeSet<String>,
     ) -> Upsert {
         if order == SnapshotOrder::Monotonic
             && self
@@ -296,12 +310,11 @@ impl FlagStore {
             .flat_map(|p| p.tags.iter().map(String::as_str))
             .collect();
         let new_tags: BTreeSet<&str> = flag.tags.iter().map(String::as_str).collect();
-        let mut touched = Vec::new();
         for tag in old_tags.difference(&new_tags) {
             if let Some(members) = membership.tags.get_mut(*tag) {
                 members.remove(&flag.id);
             }
-            touched.push(tag.to_string());
+            touched.insert(tag.to_string());
         }
         for tag in new_tags.difference(&old_tags) {
             membership
@@ -309,14 +322,18 @@ impl FlagStore {
                 .entry(tag.to_string())
                 .or_default()
                 .insert(flag.id);
-            touched.push(tag.to_string());
+            touched.insert(tag.to_string());
         }
         membership.flags.insert(flag.id, flag);
-        self.publish_tags(membership, touched);
         Upsert::Applied
     }
 
-    fn remove_locked(&self, membership: &mut Membership, id: u64) -> bool {
+    fn remove_locked(
+        &self,
+        membership: &mut Membership,
+        id: u64,
+        touched: &mut BTreeSet<String>,
+    ) -> bool {
         let Some(previous) = membership.flags.remove(&id) else {
             return false;
         };
@@ -328,18 +345,16 @@ impl FlagStore {
         {
             self.by_key.invalidate(&previous.key);
         }
-        let mut touched = Vec::new();
         for tag in &previous.tags {
             if let Some(members) = membership.tags.get_mut(tag) {
                 members.remove(&id);
             }
-            touched.push(tag.clone());
+            touched.insert(tag.clone());
         }
-        self.publish_tags(membership, touched);
         true
     }
 
-    fn publish_tags(&self, membership: &mut Membership, tags: Vec<String>) {
+    fn publish_tags(&self, membership: &mut Membership, tags: BTreeSet<String>) {
         for tag in tags {
             match membership.tags.get(&tag) {
                 Some(members) if !members.is_empty() => {
