@@ -12,8 +12,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::expr::{self, Constraint, Dialect, Expr};
-use crate::flagr::{Export, ExportConstraint, ExportFlag};
-use crate::json::{Map, Number, Value};
+use crate::flagr::{Attachment, Export, ExportConstraint, ExportFlag};
 
 /// Which Flagr release line the proxy answers as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +106,7 @@ pub struct Distribution {
 pub struct Variant {
     pub id: u64,
     pub key: String,
-    pub attachment: Option<Value>,
+    pub attachment: Option<Attachment>,
 }
 
 impl Flag {
@@ -170,7 +169,7 @@ pub fn compile_flag(flag: &ExportFlag, version: FlagrVersion) -> Result<Flag, Fl
         .map(|variant| Variant {
             id: variant.id,
             key: variant.key.clone(),
-            attachment: variant.attachment.as_ref().map(attachment_value),
+            attachment: variant.attachment.clone(),
         })
         .collect();
 
@@ -210,33 +209,6 @@ fn accumulate(segment: &crate::flagr::ExportSegment) -> Distribution {
         distribution.percents_accumulated.push(total);
     }
     distribution
-}
-
-/// Flagr reads attachments without `UseNumber`, so every number becomes a float64 and is
-/// written back in Go's float format (`1.0` becomes `1`, big integers lose precision).
-fn attachment_value(map: &serde_json::Map<String, serde_json::Value>) -> Value {
-    Value::Object(attachment_map(map))
-}
-
-fn attachment_map(map: &serde_json::Map<String, serde_json::Value>) -> Map {
-    map.iter()
-        .map(|(key, value)| (key.clone(), attachment_item(value)))
-        .collect()
-}
-
-fn attachment_item(value: &serde_json::Value) -> Value {
-    match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(flag) => Value::Bool(*flag),
-        serde_json::Value::Number(number) => {
-            Value::Number(Number::from_f64(number.as_f64().unwrap_or(0.0)))
-        }
-        serde_json::Value::String(text) => Value::String(text.clone()),
-        serde_json::Value::Array(items) => {
-            Value::Array(items.iter().map(attachment_item).collect())
-        }
-        serde_json::Value::Object(map) => Value::Object(attachment_map(map)),
-    }
 }
 
 /// The checks Flagr 1.2's `json_file` driver runs before accepting a document.
@@ -416,14 +388,12 @@ mod tests {
             FlagSource::Upstream,
         )
         .expect("compiles");
-        let mut out = Vec::new();
-        crate::json::write_value(
-            &mut out,
-            flags[0].variants[0].attachment.as_ref().expect("set"),
-        );
         assert_eq!(
-            String::from_utf8(out).expect("utf-8"),
-            r#"{"a":1,"b":9007199254740992,"c":1e-7,"d":[2.5]}"#
+            flags[0].variants[0]
+                .attachment
+                .as_ref()
+                .map(Attachment::as_str),
+            Some(r#"{"a":1,"b":9007199254740992,"c":1e-7,"d":[2.5]}"#)
         );
     }
 

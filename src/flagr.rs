@@ -8,8 +8,10 @@
 
 use std::fmt;
 
-use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+
+use crate::json;
 
 /// The whole export document. It must be an object with a `Flags` member (any letter case;
 /// `null` counts as no flags): a document of another shape is refused rather than read as
@@ -146,7 +148,105 @@ pub struct ExportVariant {
     #[serde(rename = "Key", alias = "key")]
     pub key: String,
     #[serde(rename = "Attachment", alias = "attachment")]
-    pub attachment: Option<serde_json::Map<String, serde_json::Value>>,
+    pub attachment: Option<Attachment>,
+}
+
+/// A variant's attachment, kept as the JSON text Flagr answers with: Flagr decodes it into a
+/// Go map without `UseNumber`, so every number becomes a float64 written back in Go's float
+/// format (`1.0` as `1`, big integers rounded), keys come out sorted and a repeated key keeps
+/// its last value. Written once here, answers copy the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment(Box<str>);
+
+impl Attachment {
+    /// The attachment as JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Attachment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Attachment, D::Error> {
+        // Only an object is an attachment; the value tree lives just long enough to be written.
+        let value = deserializer.deserialize_map(GoValueVisitor)?;
+        let mut out = Vec::new();
+        json::write_value(&mut out, &value);
+        let text = String::from_utf8(out).map_err(D::Error::custom)?;
+        Ok(Attachment(text.into_boxed_str()))
+    }
+}
+
+/// Reads any JSON value the way Go's decoder fills an `interface{}`: numbers as float64.
+struct GoValueVisitor;
+
+impl<'de> Visitor<'de> for GoValueVisitor {
+    type Value = json::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_unit<E>(self) -> Result<json::Value, E> {
+        Ok(json::Value::Null)
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<json::Value, E> {
+        Ok(json::Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<json::Value, E> {
+        Ok(json::Value::Number(json::Number::from_f64(value as f64)))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<json::Value, E> {
+        Ok(json::Value::Number(json::Number::from_f64(value as f64)))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<json::Value, E> {
+        Ok(json::Value::Number(json::Number::from_f64(value)))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<json::Value, E> {
+        Ok(json::Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<json::Value, E> {
+        Ok(json::Value::String(value))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<json::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(GoValueSeed)? {
+            items.push(item);
+        }
+        Ok(json::Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<json::Value, A::Error> {
+        let mut members = json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(GoValueSeed)?;
+            members.insert(key, value);
+        }
+        Ok(json::Value::Object(members))
+    }
+}
+
+/// A nested value of any type, read with [`GoValueVisitor`].
+struct GoValueSeed;
+
+impl<'de> DeserializeSeed<'de> for GoValueSeed {
+    type Value = json::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<json::Value, D::Error> {
+        deserializer.deserialize_any(GoValueVisitor)
+    }
 }
 
 /// A tag on a flag.
@@ -199,7 +299,21 @@ mod tests {
             "variants":[{"id":2,"key":"on","attachment":{"x":1}}],"tags":[{"id":1,"value":"t"}]}]}"#;
         let export = parse_export(text).expect("valid export");
         assert_eq!(export.flags[0].variants[0].key, "on");
+        let attachment = export.flags[0].variants[0].attachment.as_ref();
+        assert_eq!(attachment.map(Attachment::as_str), Some(r#"{"x":1}"#));
         assert_eq!(export.flags[0].tags[0].value, "t");
+    }
+
+    #[test]
+    fn attachments_are_written_as_go_writes_a_decoded_map() {
+        let text = br#"{"Flags":[{"Variants":[{"Attachment":
+            {"z":[1.50,{"y":null,"x":true}],"a":"<&>\u00e9","n":1e21,"a":"last"}}]}]}"#;
+        let export = parse_export(text).expect("valid export");
+        let attachment = export.flags[0].variants[0].attachment.as_ref();
+        assert_eq!(
+            attachment.map(Attachment::as_str),
+            Some(r#"{"a":"last","n":1e+21,"z":[1.5,{"x":true,"y":null}]}"#)
+        );
     }
 
     #[test]
@@ -217,6 +331,8 @@ mod tests {
         );
         assert!(refused("[]").is_some_and(|e| e.contains(r#"{"Flags": [...]}"#)));
         assert!(refused(r#"[{"ID":1}]"#).is_some());
+        assert!(refused(r#"{"Flags":[{"Variants":[{"Attachment":[1]}]}]}"#).is_some());
+        assert!(refused(r#"{"Flags":[{"Variants":[{"Attachment":"x"}]}]}"#).is_some());
         assert_eq!(
             parse_export(br#"{"flags":null,"other":1}"#)
                 .expect("valid")

@@ -103,7 +103,7 @@ pub fn write_result(
         if let Some(variant) = variant {
             out.extend_from_slice(b",\"variantAttachment\":");
             match &variant.attachment {
-                Some(attachment) => write_value(out, attachment),
+                Some(attachment) => out.extend_from_slice(attachment.as_str().as_bytes()),
                 None => out.extend_from_slice(b"null"),
             }
         }

@@ -250,7 +250,11 @@ fn flag_value(flag: &Flag) -> Value {
             ("Key", Value::String(variant.key.clone())),
             (
                 "Attachment",
-                variant.attachment.clone().unwrap_or(Value::Null),
+                variant
+                    .attachment
+                    .as_ref()
+                    .and_then(|text| json::parse(text.as_str().as_bytes()).ok())
+                    .unwrap_or(Value::Null),
             ),
         ])
     });

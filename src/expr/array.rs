@@ -27,7 +27,7 @@ pub(crate) fn array_literal(content: &str, dialect: Dialect) -> Result<Node, Str
                     _ => return Err("the items in the array are not all string".to_owned()),
                 }
             }
-            Ok(Node::StrList(StrList::new(items)))
+            Ok(Node::StrList(Box::new(StrList::new(items))))
         }
         Some(Element::Num(_)) => {
             let mut items = Vec::with_capacity(elements.len());

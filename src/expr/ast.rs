@@ -93,21 +93,26 @@ impl StrList {
     }
 }
 
-/// A node of the expression tree.
+/// A node of the expression tree. Rare or large payloads are boxed so a node stays three
+/// words: a flag set holds many thousands of these.
 #[derive(Debug)]
 pub(crate) enum Node {
     Var(Box<str>),
-    Path {
-        root: Box<str>,
-        steps: Box<[PathStep]>,
-    },
+    Path(Box<Path>),
     Num(f64),
     Str(Box<str>),
     Bool(bool),
-    StrList(StrList),
+    StrList(Box<StrList>),
     NumList(Box<[f64]>),
     Paren(Box<Node>),
     Binary(Box<Binary>),
+}
+
+/// A nested path (Flagr 1.2): the root variable and the steps below it.
+#[derive(Debug)]
+pub(crate) struct Path {
+    pub(crate) root: Box<str>,
+    pub(crate) steps: Box<[PathStep]>,
 }
 
 /// A binary operation. `pattern` holds the compiled regex when the operator is `=~`/`!~` and
@@ -117,7 +122,7 @@ pub(crate) struct Binary {
     pub(crate) op: Op,
     pub(crate) lhs: Node,
     pub(crate) rhs: Node,
-    pub(crate) pattern: Option<Result<GoRegex, String>>,
+    pub(crate) pattern: Option<Box<Result<GoRegex, String>>>,
 }
 
 impl fmt::Display for Node {
@@ -131,9 +136,9 @@ impl fmt::Display for Node {
 fn push_node(out: &mut String, node: &Node) {
     match node {
         Node::Var(name) => push_quoted_ident(out, name),
-        Node::Path { root, steps } => {
-            out.push_str(root);
-            for step in steps.iter() {
+        Node::Path(path) => {
+            out.push_str(&path.root);
+            for step in path.steps.iter() {
                 match step {
                     PathStep::Key(key) => {
                         out.push('.');
@@ -248,7 +253,7 @@ mod tests {
             binary(
                 Op::NotIn,
                 var("city-name"),
-                Node::StrList(StrList::new(vec!["New York".into()])),
+                Node::StrList(Box::new(StrList::new(vec!["New York".into()]))),
             ),
             "\"city-name\" NOT IN [New York]",
         );
@@ -269,10 +274,10 @@ mod tests {
             "\"x1\" IN [0 0.25 9.007199254740992e+15]",
         );
         check(
-            Node::Path {
+            Node::Path(Box::new(Path {
                 root: "users".into(),
                 steps: vec![PathStep::Index(-1), PathStep::Key("tier".into())].into(),
-            },
+            })),
             "users[-1].tier",
         );
         check(binary(Op::Lt, var("age"), var("min_age")), "age < min_age");

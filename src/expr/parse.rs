@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use crate::expr::array::array_literal;
-use crate::expr::ast::{Binary, Node, Op, PathStep};
+use crate::expr::ast::{Binary, Node, Op, Path, PathStep};
 use crate::expr::goregex;
 use crate::expr::gostr::{go_parse_float, go_unquote};
 use crate::expr::scan::{Scanner, Tok};
@@ -149,10 +149,10 @@ impl<'a> Parser<'a> {
 
         match tok {
             Mapped::Ident => Ok(Node::Var(lit.into())),
-            Mapped::Path => Ok(Node::Path {
+            Mapped::Path => Ok(Node::Path(Box::new(Path {
                 root: lit.into(),
                 steps: std::mem::take(&mut self.path_buf).into_boxed_slice(),
-            }),
+            }))),
             Mapped::Str => self.string_literal(&lit),
             Mapped::Number => match go_parse_float(&lit) {
                 Some(value) => Ok(Node::Num(value)),
@@ -376,7 +376,7 @@ impl<'a> Parser<'a> {
 /// Builds a binary node, compiling a literal regex pattern once.
 fn make_binary(op: Op, lhs: Node, rhs: Node) -> Node {
     let pattern = match (&rhs, op) {
-        (Node::Str(pattern), Op::Ereg | Op::Nereg) => Some(goregex::compile(pattern)),
+        (Node::Str(pattern), Op::Ereg | Op::Nereg) => Some(Box::new(goregex::compile(pattern))),
         _ => None,
     };
     Node::Binary(Box::new(Binary {

@@ -162,7 +162,7 @@ fn go_struct(lit: Lit<'_>) -> String {
 
 /// Runs `=~` with the literal's precompiled pattern, or compiles a pattern read from context.
 pub(super) fn regex_match(binary: &Binary, pattern: &str, text: &str) -> Result<bool, String> {
-    match &binary.pattern {
+    match binary.pattern.as_deref() {
         Some(Ok(regex)) => Ok(regex.is_match(text)),
         Some(Err(error)) => Err(error.clone()),
         None => goregex::compile(pattern).map(|regex| regex.is_match(text)),

@@ -29,7 +29,7 @@ impl<'a> V11<'a> {
             }
             Node::Var(name) => self.resolve(name),
             // The 1.1 parser never builds paths.
-            Node::Path { root, steps } => V12 { ctx: self.ctx }.resolve_path(root, steps),
+            Node::Path(path) => V12 { ctx: self.ctx }.resolve_path(&path.root, &path.steps),
             other => Ok(literal(other)),
         }
     }

@@ -39,7 +39,7 @@ impl<'a> V12<'a> {
                 }
                 Some(value) => value_to_lit_v12(value),
             },
-            Node::Path { root, steps } => self.resolve_path(root, steps),
+            Node::Path(path) => self.resolve_path(&path.root, &path.steps),
             other => Ok(literal(other)),
         }
     }
