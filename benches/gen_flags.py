@@ -33,9 +33,11 @@ def flag(i, tag):
 def main():
     count, out = int(sys.argv[1]), sys.argv[2]
     tag = sys.argv[sys.argv.index("--tag") + 1] if "--tag" in sys.argv else None
-    document = {"Flags": [flag(i, tag) for i in range(1, count + 1)]}
+    document = {}
     if "--snapshot" in sys.argv:
+        # First, as the proxy writes it.
         document["VexillaSnapshot"] = {"FlagrVersion": "1.2"}
+    document["Flags"] = [flag(i, tag) for i in range(1, count + 1)]
     with open(out, "w") as handle:
         json.dump(document, handle, separators=(",", ":"))
 

@@ -1,17 +1,16 @@
-//! Where the memory and the time of loading a flags document go: reads an export, parses it,
-//! compiles it and stores it, printing the time of each step, then exits at once after the
+//! Where the memory and the time of loading a flags document go: reads an export, parses and
+//! compiles it, and stores it, printing the time of each step, then exits at once after the
 //! step named on the command line without freeing anything, so a heap profiler's "leaked"
 //! figure is the live heap at that point.
 //!
 //!     cargo build --release --example load_profile
 //!     heaptrack target/release/examples/load_profile FLAGS.json stored
 //!
-//! Steps: read, parsed, compiled, stored (the default).
+//! Steps: read, compiled, stored (the default).
 
 use std::time::Instant;
 
-use vexilla_proxy::flag::{compile_flags, FlagSource, FlagrVersion};
-use vexilla_proxy::flagr::parse_export;
+use vexilla_proxy::flag::{compile_document, compile_file, FlagSource, FlagrVersion};
 use vexilla_proxy::store::{FlagStore, SnapshotOrder};
 
 fn main() {
@@ -28,13 +27,15 @@ fn main() {
             std::process::exit(0);
         }
     };
-    let bytes = std::fs::read(&path).expect("readable file");
-    step("read");
-    let export = parse_export(&bytes).expect("a flags document");
-    let count = export.flags.len();
-    step("parsed");
-    let flags = compile_flags(export, FlagrVersion::V1_2, FlagSource::Upstream).expect("compiles");
-    drop(bytes);
+    let flags = if std::env::var_os("LOAD_PROFILE_BYTES").is_some() {
+        let bytes = std::fs::read(&path).expect("readable file");
+        step("read");
+        compile_document(&bytes, FlagrVersion::V1_2, FlagSource::Upstream)
+    } else {
+        compile_file(path.as_ref(), FlagrVersion::V1_2, FlagSource::Upstream)
+    }
+    .expect("a valid flags document");
+    let count = flags.len();
     step("compiled");
     let store = FlagStore::new();
     store.replace_all(flags, SnapshotOrder::Authoritative);

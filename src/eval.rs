@@ -276,7 +276,7 @@ pub fn rollout(
         return Ok(fixed("rollout no. there's no distribution set"));
     }
 
-    let bucket = bucket(&flag.salt, entity_id);
+    let bucket = flag.bucket(entity_id);
     let Some((variant_id, in_rollout)) =
         pick_variant(distribution, bucket, segment.rollout_percent)
     else {
@@ -303,9 +303,14 @@ pub fn rollout(
 
 /// `crc32(salt ++ entity_id) mod 1000`: the entity's bucket.
 pub fn bucket(salt: &str, entity_id: &str) -> u64 {
+    bucket_bytes(salt.as_bytes(), entity_id.as_bytes())
+}
+
+/// [`bucket`] over bytes.
+pub fn bucket_bytes(salt: &[u8], entity_id: &[u8]) -> u64 {
     let mut hasher = crc32fast::Hasher::new();
-    hasher.update(salt.as_bytes());
-    hasher.update(entity_id.as_bytes());
+    hasher.update(salt);
+    hasher.update(entity_id);
     u64::from(hasher.finalize()) % TOTAL_BUCKETS
 }
 

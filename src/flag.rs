@@ -12,7 +12,8 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::expr::{self, Constraint, Dialect, Expr};
-use crate::flagr::{Attachment, Export, ExportConstraint, ExportFlag};
+use crate::flagr::{Attachment, Export, ExportConstraint, ExportFlag, ExportItem};
+use crate::json;
 
 /// Which Flagr release line the proxy answers as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +78,6 @@ pub struct Flag {
     /// Segments in evaluation order: the order of the document, which Flagr does not re-sort.
     pub segments: Vec<Segment>,
     pub variants: Vec<Variant>,
-    /// The flag ID in decimal, prefixed to the entity ID when bucketing.
-    pub salt: String,
 }
 
 /// One segment, compiled.
@@ -88,8 +87,9 @@ pub struct Segment {
     pub rollout_percent: u64,
     /// The segment's constraints as one expression; `None` when it has none.
     pub expression: Option<Expr>,
-    /// The constraints as the source gave them, kept to write the flag back out (snapshots).
-    pub constraints: Vec<ExportConstraint>,
+    /// The constraints as the source gave them, as the JSON array a snapshot holds (one
+    /// string rather than a dozen small ones); kept only to write the flag back out.
+    pub constraints_json: Option<Box<str>>,
     pub distribution: Distribution,
 }
 
@@ -110,81 +110,230 @@ pub struct Variant {
 }
 
 impl Flag {
+    /// The entity's bucket in this flag: `crc32(flag ID in decimal ++ entity ID) mod 1000`.
+    pub fn bucket(&self, entity_id: &str) -> u64 {
+        let mut digits = [0; 20];
+        let salt = json::u64_digits(self.id, &mut digits);
+        crate::eval::bucket_bytes(salt, entity_id.as_bytes())
+    }
+
     /// The variant with this ID, if the flag has one.
     pub fn variant(&self, id: u64) -> Option<&Variant> {
         self.variants.iter().find(|variant| variant.id == id)
     }
 }
 
-/// Compiles every flag of a document, or refuses the document whole.
+/// Why a document could not be turned into flags.
+#[derive(Debug, Error)]
+pub enum DocumentError {
+    #[error(transparent)]
+    Parse(#[from] serde_json::Error),
+    #[error(transparent)]
+    Invalid(#[from] FlagError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Parses and compiles a whole document, or refuses it whole.
+///
+/// Flags are compiled as they are parsed, so the parsed form of the whole document is never
+/// held beside the compiled one. A 1.2 flags file that leaves IDs to be numbered is the
+/// exception: numbering needs every flag first, so such a file is parsed whole, then numbered.
+pub fn compile_document(
+    bytes: &[u8],
+    version: FlagrVersion,
+    source: FlagSource,
+) -> Result<Vec<Arc<Flag>>, DocumentError> {
+    compile_text(
+        serde_json::de::SliceRead::new(bytes),
+        || Ok(crate::flagr::parse_export(bytes)?),
+        version,
+        source,
+    )
+}
+
+/// [`compile_document`] for a file, read as it is parsed rather than held whole.
+pub fn compile_file(
+    path: &std::path::Path,
+    version: FlagrVersion,
+    source: FlagSource,
+) -> Result<Vec<Arc<Flag>>, DocumentError> {
+    let open = || -> std::io::Result<_> {
+        Ok(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(path)?,
+        ))
+    };
+    compile_text(
+        serde_json::de::IoRead::new(open()?),
+        || Ok(serde_json::from_reader(open()?)?),
+        version,
+        source,
+    )
+}
+
+/// Compiles a document as it is read from `text`; `whole` parses it again, whole, when IDs
+/// must be numbered.
+fn compile_text<'de>(
+    text: impl serde_json::de::Read<'de>,
+    whole: impl FnOnce() -> Result<Export, DocumentError>,
+    version: FlagrVersion,
+    source: FlagSource,
+) -> Result<Vec<Arc<Flag>>, DocumentError> {
+    let file_rules = version == FlagrVersion::V1_2 && source == FlagSource::File;
+    let mut flags = Vec::new();
+    let mut keys = HashSet::new();
+    let mut numbering = false;
+    let streamed = crate::flagr::read_export(text, |item| {
+        match item {
+            ExportItem::Restart => {
+                flags.clear();
+                keys.clear();
+                numbering = false;
+            }
+            ExportItem::Flag(flag) => {
+                if file_rules {
+                    // The constraints are checked by compiling them, just below.
+                    validate_flag(&flag, &mut keys, false)?;
+                    numbering = numbering || needs_numbering(&flag);
+                }
+                if !numbering {
+                    flags.push(Arc::new(compile_flag(flag, version)?));
+                }
+            }
+        }
+        Ok::<(), FlagError>(())
+    });
+    match streamed {
+        Err(Ok(error)) => Err(error.into()),
+        Err(Err(error)) => Err(error.into()),
+        Ok(()) if numbering => {
+            drop(flags);
+            Ok(compile_flags(whole()?, version, source)?)
+        }
+        Ok(()) => Ok(flags),
+    }
+}
+
+/// Compiles every flag of a parsed document, or refuses the document whole.
 pub fn compile_flags(
     mut export: Export,
     version: FlagrVersion,
     source: FlagSource,
 ) -> Result<Vec<Arc<Flag>>, FlagError> {
     if version == FlagrVersion::V1_2 && source == FlagSource::File {
-        validate_flags(&export)?;
+        let mut keys = HashSet::new();
+        for flag in &export.flags {
+            validate_flag(flag, &mut keys, true)?;
+        }
         normalize_ids(&mut export);
     }
     export
         .flags
-        .iter()
+        .into_iter()
         .map(|flag| compile_flag(flag, version).map(Arc::new))
         .collect()
 }
 
-/// Compiles one flag.
-pub fn compile_flag(flag: &ExportFlag, version: FlagrVersion) -> Result<Flag, FlagError> {
-    let segments =
-        flag.segments
-            .iter()
-            .map(|segment| {
-                let constraints = constraints_of(segment);
-                let expression = if constraints.is_empty() {
-                    None
-                } else {
-                    let compiled = expr::compile_segment(&constraints, version.dialect()).map_err(
-                        |source| FlagError::Constraint {
-                            flag_id: flag.id,
-                            flag_key: flag.key.clone(),
-                            segment_id: segment.id,
-                            source,
-                        },
-                    )?;
-                    Some(compiled)
-                };
-                Ok(Segment {
-                    id: segment.id,
-                    rollout_percent: segment.rollout_percent,
-                    expression,
-                    constraints: segment.constraints.clone(),
-                    distribution: accumulate(segment),
-                })
-            })
-            .collect::<Result<Vec<_>, FlagError>>()?;
+/// Compiles one flag, taking its strings over.
+pub fn compile_flag(flag: ExportFlag, version: FlagrVersion) -> Result<Flag, FlagError> {
+    let mut segments = Vec::with_capacity(flag.segments.len());
+    for segment in flag.segments {
+        let constraints = constraints_of(&segment);
+        let expression = if constraints.is_empty() {
+            None
+        } else {
+            let compiled =
+                expr::compile_segment(&constraints, version.dialect()).map_err(|source| {
+                    FlagError::Constraint {
+                        flag_id: flag.id,
+                        flag_key: flag.key.clone(),
+                        segment_id: segment.id,
+                        source,
+                    }
+                })?;
+            Some(compiled)
+        };
+        let distribution = accumulate(&segment);
+        segments.push(Segment {
+            id: segment.id,
+            rollout_percent: segment.rollout_percent,
+            expression,
+            constraints_json: constraints_json(segment.id, &segment.constraints),
+            distribution,
+        });
+    }
 
-    let variants = flag
+    // Lists come from the parser with room to grow; a flag keeps them exactly sized.
+    let mut variants: Vec<Variant> = flag
         .variants
-        .iter()
+        .into_iter()
         .map(|variant| Variant {
             id: variant.id,
-            key: variant.key.clone(),
-            attachment: variant.attachment.clone(),
+            key: variant.key,
+            attachment: variant.attachment,
         })
         .collect();
+    variants.shrink_to_fit();
+    let mut tags: Vec<String> = flag.tags.into_iter().map(|tag| tag.value).collect();
+    tags.shrink_to_fit();
 
     Ok(Flag {
         id: flag.id,
-        key: flag.key.clone(),
+        key: flag.key,
         enabled: flag.enabled,
         snapshot_id: flag.snapshot_id,
-        entity_type: flag.entity_type.clone(),
+        entity_type: flag.entity_type,
         data_records_enabled: flag.data_records_enabled,
-        tags: flag.tags.iter().map(|tag| tag.value.clone()).collect(),
+        tags,
         segments,
         variants,
-        salt: flag.id.to_string(),
     })
+}
+
+/// A segment's constraints as a snapshot writes them; `None` for none.
+fn constraints_json(segment_id: u64, constraints: &[ExportConstraint]) -> Option<Box<str>> {
+    if constraints.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    out.push(b'[');
+    for (index, constraint) in constraints.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"ID\":");
+        json::write_u64(&mut out, constraint.id);
+        out.extend_from_slice(b",\"SegmentID\":");
+        json::write_u64(&mut out, segment_id);
+        out.extend_from_slice(b",\"Property\":");
+        json::write_string(&mut out, &constraint.property);
+        out.extend_from_slice(b",\"Operator\":");
+        json::write_string(&mut out, &constraint.operator);
+        out.extend_from_slice(b",\"Value\":");
+        json::write_string(&mut out, &constraint.value);
+        out.push(b'}');
+    }
+    out.push(b']');
+    // Every piece written is UTF-8.
+    String::from_utf8(out).ok().map(String::into_boxed_str)
+}
+
+/// Whether Flagr 1.2's numbering would change anything a compiled flag keeps: a flag,
+/// variant, segment or constraint ID left out, or a distribution naming its variant by key
+/// only. (Tag and distribution IDs are numbered too, each kind on its own counter, but no
+/// compiled flag keeps them.)
+fn needs_numbering(flag: &ExportFlag) -> bool {
+    flag.id == 0
+        || flag.variants.iter().any(|variant| variant.id == 0)
+        || flag.segments.iter().any(|segment| {
+            segment.id == 0
+                || segment.constraints.iter().any(|c| c.id == 0)
+                || segment
+                    .distributions
+                    .iter()
+                    .any(|share| share.variant_id == 0)
+        })
 }
 
 /// A segment's constraints as the expression compiler takes them.
@@ -202,7 +351,11 @@ fn constraints_of(segment: &crate::flagr::ExportSegment) -> Vec<Constraint<'_>> 
 
 fn accumulate(segment: &crate::flagr::ExportSegment) -> Distribution {
     let mut total = 0u64;
-    let mut distribution = Distribution::default();
+    let count = segment.distributions.len();
+    let mut distribution = Distribution {
+        variant_ids: Vec::with_capacity(count),
+        percents_accumulated: Vec::with_capacity(count),
+    };
     for share in &segment.distributions {
         total = total.saturating_add(share.percent.saturating_mul(10));
         distribution.variant_ids.push(share.variant_id);
@@ -211,10 +364,15 @@ fn accumulate(segment: &crate::flagr::ExportSegment) -> Distribution {
     distribution
 }
 
-/// The checks Flagr 1.2's `json_file` driver runs before accepting a document.
-fn validate_flags(export: &Export) -> Result<(), FlagError> {
-    let mut keys = HashSet::new();
-    for flag in &export.flags {
+/// The checks Flagr 1.2's `json_file` driver runs on each flag before accepting a document;
+/// `keys` holds the keys of the flags before this one. Constraints are parsed only when
+/// `constraints` is set.
+fn validate_flag(
+    flag: &ExportFlag,
+    keys: &mut HashSet<String>,
+    constraints: bool,
+) -> Result<(), FlagError> {
+    {
         let invalid = |reason: String| FlagError::Invalid {
             flag_id: flag.id,
             flag_key: flag.key.clone(),
@@ -223,7 +381,7 @@ fn validate_flags(export: &Export) -> Result<(), FlagError> {
         if flag.key.is_empty() {
             return Err(invalid("flag key is empty".into()));
         }
-        if !keys.insert(flag.key.as_str()) {
+        if !keys.insert(flag.key.clone()) {
             return Err(invalid("duplicate flag key".into()));
         }
 
@@ -274,9 +432,9 @@ fn validate_flags(export: &Export) -> Result<(), FlagError> {
                     segment.id
                 )));
             }
-            let constraints = constraints_of(segment);
-            if !constraints.is_empty() {
-                expr::compile_segment(&constraints, Dialect::Flagr12).map_err(|source| {
+            let listed = constraints_of(segment);
+            if constraints && !listed.is_empty() {
+                expr::compile_segment(&listed, Dialect::Flagr12).map_err(|source| {
                     FlagError::Constraint {
                         flag_id: flag.id,
                         flag_key: flag.key.clone(),
@@ -352,16 +510,57 @@ mod tests {
     use super::*;
     use crate::flagr::parse_export;
 
+    /// Compiles through both paths, streamed and whole, and checks they agree.
     fn compile(
         text: &str,
         version: FlagrVersion,
         source: FlagSource,
     ) -> Result<Vec<Arc<Flag>>, FlagError> {
-        compile_flags(
+        let whole = compile_flags(
             parse_export(text.as_bytes()).expect("parses"),
             version,
             source,
-        )
+        );
+        let streamed = compile_document(text.as_bytes(), version, source);
+        match (&whole, streamed) {
+            (Ok(whole), Ok(streamed)) => {
+                assert_eq!(format!("{whole:?}"), format!("{streamed:?}"), "{text}");
+            }
+            (Err(_), Err(DocumentError::Invalid(_))) => {}
+            (whole, streamed) => panic!("{text}: whole {whole:?}, streamed {streamed:?}"),
+        }
+        whole
+    }
+
+    #[test]
+    fn a_repeated_flags_member_replaces_the_earlier_one() {
+        let text = r#"{"Flags":[{"ID":1,"Key":"a"}],"x":[],"flags":[{"ID":2,"Key":"b"}]}"#;
+        for source in [FlagSource::Upstream, FlagSource::File] {
+            let flags = compile(text, FlagrVersion::V1_2, source).expect("compiles");
+            let keys: Vec<&str> = flags.iter().map(|f| f.key.as_str()).collect();
+            assert_eq!(keys, ["b"]);
+        }
+        // The duplicate-key check starts over too.
+        let text = r#"{"Flags":[{"ID":1,"Key":"a"}],"Flags":[{"ID":2,"Key":"a"}]}"#;
+        assert!(compile(text, FlagrVersion::V1_2, FlagSource::File).is_ok());
+    }
+
+    #[test]
+    fn a_file_reads_like_its_bytes() {
+        let path = std::env::temp_dir().join(format!("vexilla-flag-test-{}", std::process::id()));
+        std::fs::write(&path, crate::EMBEDDED_FLAGS).expect("written");
+        for version in [FlagrVersion::V1_1, FlagrVersion::V1_2] {
+            let from_file = compile_file(&path, version, FlagSource::File).expect("compiles");
+            let from_bytes = compile_document(crate::EMBEDDED_FLAGS, version, FlagSource::File)
+                .expect("compiles");
+            assert!(!from_file.is_empty());
+            assert_eq!(format!("{from_file:?}"), format!("{from_bytes:?}"));
+        }
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(
+            compile_file(&path, FlagrVersion::V1_2, FlagSource::File),
+            Err(DocumentError::Io(_))
+        ));
     }
 
     #[test]
@@ -376,7 +575,10 @@ mod tests {
         let distribution = &flags[0].segments[0].distribution;
         assert_eq!(distribution.variant_ids, vec![2, 1]);
         assert_eq!(distribution.percents_accumulated, vec![300, 1000]);
-        assert_eq!(flags[0].salt, "5");
+        assert_eq!(
+            flags[0].bucket("entityID1"),
+            crate::eval::bucket("5", "entityID1")
+        );
     }
 
     #[test]
@@ -427,7 +629,7 @@ mod tests {
         )
         .expect("compiles");
         assert_eq!(flags[1].id, 5);
-        assert_eq!(flags[1].salt, "5");
+        assert_eq!(flags[1].bucket("e"), crate::eval::bucket("5", "e"));
         assert_eq!(flags[1].variants[0].id, 4);
         assert_eq!(flags[1].segments[0].id, 1);
         assert_eq!(flags[1].segments[0].distribution.variant_ids, vec![4]);

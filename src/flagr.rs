@@ -264,6 +264,125 @@ pub fn parse_export(bytes: &[u8]) -> Result<Export, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
 
+/// What [`read_export`] hands over, in document order.
+#[derive(Debug)]
+pub enum ExportItem {
+    /// A repeated `Flags` member starts: it replaces what came before, as in Go's decoder.
+    Restart,
+    /// The next flag.
+    Flag(ExportFlag),
+}
+
+/// Reads an export document flag by flag, handing each to `each` as soon as it is parsed, so
+/// the whole document is never held as parsed flags.
+///
+/// Parsing stops at the first error of `each`, which is returned as `Err(Ok(error))`; a
+/// document that is not valid JSON of the export format is `Err(Err(parse error))`.
+pub fn read_export<'de, E>(
+    text: impl serde_json::de::Read<'de>,
+    mut each: impl FnMut(ExportItem) -> Result<(), E>,
+) -> Result<(), Result<E, serde_json::Error>> {
+    let mut failure = None;
+    let mut forward = |item| {
+        each(item).map_err(|error| {
+            failure = Some(error);
+        })
+    };
+    let mut deserializer = serde_json::Deserializer::new(text);
+    let parsed = DocumentSeed { each: &mut forward }
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    match (parsed, failure) {
+        (_, Some(error)) => Err(Ok(error)),
+        (Err(error), None) => Err(Err(error)),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+/// The document, read like [`ExportVisitor`] but handing flags over one by one.
+struct DocumentSeed<'a> {
+    each: &'a mut dyn FnMut(ExportItem) -> Result<(), ()>,
+}
+
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        ExportVisitor.expecting(f)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key.eq_ignore_ascii_case("flags") {
+                if seen && (self.each)(ExportItem::Restart).is_err() {
+                    return Err(A::Error::custom("flags refused"));
+                }
+                seen = true;
+                map.next_value_seed(FlagListSeed {
+                    each: &mut *self.each,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        if !seen {
+            return Err(A::Error::missing_field("Flags"));
+        }
+        Ok(())
+    }
+}
+
+/// The `Flags` array (or `null`), each element handed over as it is read.
+struct FlagListSeed<'a> {
+    each: &'a mut dyn FnMut(ExportItem) -> Result<(), ()>,
+}
+
+impl<'de> DeserializeSeed<'de> for FlagListSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FlagListSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of flags")
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(flag) = seq.next_element::<ExportFlag>()? {
+            if (self.each)(ExportItem::Flag(flag)).is_err() {
+                return Err(A::Error::custom("flag refused"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Go leaves a slice nil for `null`; treat it as empty rather than refusing the document.
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where

@@ -271,7 +271,7 @@ impl Refresher {
             let snapshot_id = held_snapshot.unwrap_or_default();
             return Ok(Outcome::AlreadyCurrent { id, snapshot_id });
         }
-        let compiled = flag::compile_flag(&flag, self.compat.version())?;
+        let compiled = flag::compile_flag(flag, self.compat.version())?;
         let snapshot_id = compiled.snapshot_id;
         Ok(if self.store.upsert(Arc::new(compiled)) {
             Outcome::Updated { id, snapshot_id }

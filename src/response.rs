@@ -149,20 +149,8 @@ pub fn write_context(out: &mut Vec<u8>, context: &EvalContext) {
     fields.finish();
 }
 
-/// Appends a number in decimal without allocating.
 fn push_number(out: &mut Vec<u8>, value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = value;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[start..]);
+    crate::json::write_u64(out, value);
 }
 
 fn write_strings(out: &mut Vec<u8>, values: &[String]) {

@@ -7,7 +7,7 @@
 //! snapshot whole; they are debounced so a burst of changes costs one write.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -18,10 +18,10 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::flag::{Flag, FlagSource, FlagrVersion};
-use crate::json::{self, Map, Number, Value};
-use crate::store::FlagStore;
-use crate::sync::{self, LoadError};
+use crate::flag::{self, Flag, FlagSource, FlagrVersion};
+use crate::json;
+use crate::store::{FlagStore, SnapshotOrder};
+use crate::sync::LoadError;
 use crate::telemetry::Telemetry;
 
 /// Why a snapshot could not be read.
@@ -49,19 +49,34 @@ struct Meta {
 
 /// Loads a snapshot into the store; returns the flag count and the version it was saved for.
 pub fn load(path: &Path, store: &FlagStore) -> Result<(usize, FlagrVersion), SnapshotError> {
-    let bytes = fs::read(path)?;
-    let header: Header = serde_json::from_slice(&bytes)?;
-    let version = match header.meta.flagr_version.as_str() {
+    let version = match read_header(path)?.meta.flagr_version.as_str() {
         "1.1" => FlagrVersion::V1_1,
         _ => FlagrVersion::V1_2,
     };
-    let (count, _) = sync::load_document(&bytes, store, version, FlagSource::Upstream)?;
+    let flags = flag::compile_file(path, version, FlagSource::Upstream).map_err(LoadError::from)?;
+    let count = flags.len();
+    store.replace_all(flags, SnapshotOrder::Monotonic);
     Ok((count, version))
+}
+
+/// The header, which this proxy writes first: then only the file's start is read for it. A
+/// file with the header elsewhere (an older layout) is read whole for it.
+fn read_header(path: &Path) -> Result<Header, SnapshotError> {
+    const LEAD: &[u8] = b"{\"VexillaSnapshot\":";
+    let mut start = Vec::with_capacity(4096);
+    File::open(path)?.take(4096).read_to_end(&mut start)?;
+    if let Some(rest) = start.strip_prefix(LEAD) {
+        let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Meta>();
+        if let Some(Ok(meta)) = values.next() {
+            return Ok(Header { meta });
+        }
+    }
+    let file = std::io::BufReader::with_capacity(1 << 16, File::open(path)?);
+    Ok(serde_json::from_reader(file)?)
 }
 
 /// Writes `flags` to `path` atomically.
 pub fn save(path: &Path, flags: &[Arc<Flag>], version: FlagrVersion) -> std::io::Result<()> {
-    let document = render(flags, version);
     let directory = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -73,8 +88,9 @@ pub fn save(path: &Path, flags: &[Arc<Flag>], version: FlagrVersion) -> std::io:
     let temporary = directory.join(format!(".{file_name}.tmp-{}", std::process::id()));
 
     let result = (|| {
-        let mut file = File::create(&temporary)?;
-        file.write_all(&document)?;
+        let mut file = std::io::BufWriter::with_capacity(1 << 16, File::create(&temporary)?);
+        write_document(&mut file, flags, version)?;
+        let file = file.into_inner().map_err(|error| error.into_error())?;
         file.sync_all()?;
         drop(file);
         fs::rename(&temporary, path)?;
@@ -168,119 +184,126 @@ pub fn load_at_start(path: &Path, store: &FlagStore) -> Option<FlagrVersion> {
     }
 }
 
-/// The snapshot document: the export format plus the version header.
-fn render(flags: &[Arc<Flag>], version: FlagrVersion) -> Vec<u8> {
+/// Writes the snapshot document, the header first and then the flags in the export format,
+/// one flag at a time so a large store is never rendered whole in memory.
+fn write_document(
+    out: &mut impl Write,
+    flags: &[Arc<Flag>],
+    version: FlagrVersion,
+) -> std::io::Result<()> {
     let version = match version {
         FlagrVersion::V1_1 => "1.1",
         FlagrVersion::V1_2 => "1.2",
     };
-    let mut meta = Map::new();
-    meta.insert("FlagrVersion".into(), Value::String(version.into()));
-    meta.insert(
-        "SavedAt".into(),
-        Value::String(crate::response::timestamp_now()),
-    );
-    let mut document = Map::new();
-    document.insert("VexillaSnapshot".into(), Value::Object(meta));
-    document.insert(
-        "Flags".into(),
-        Value::Array(flags.iter().map(|f| flag_value(f)).collect()),
-    );
-    let mut out = Vec::with_capacity(flags.len() * 1024);
-    json::write_value(&mut out, &Value::Object(document));
-    out
+    let mut buffer = Vec::with_capacity(4096);
+    buffer.extend_from_slice(b"{\"VexillaSnapshot\":{\"FlagrVersion\":");
+    json::write_string(&mut buffer, version);
+    buffer.extend_from_slice(b",\"SavedAt\":");
+    json::write_string(&mut buffer, &crate::response::timestamp_now());
+    buffer.extend_from_slice(b"},\"Flags\":[");
+    for (index, flag) in flags.iter().enumerate() {
+        if index > 0 {
+            buffer.push(b',');
+        }
+        write_flag(&mut buffer, flag);
+        out.write_all(&buffer)?;
+        buffer.clear();
+    }
+    buffer.extend_from_slice(b"]}");
+    out.write_all(&buffer)
 }
 
-fn number(value: u64) -> Value {
-    Value::Number(Number::from_valid_text(&value.to_string()))
-}
-
-fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Object(
-        fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
-}
-
-fn flag_value(flag: &Flag) -> Value {
-    let segments = flag.segments.iter().map(|segment| {
-        let constraints = segment.constraints.iter().map(|c| {
-            object([
-                ("ID", number(c.id)),
-                ("SegmentID", number(segment.id)),
-                ("Property", Value::String(c.property.clone())),
-                ("Operator", Value::String(c.operator.clone())),
-                ("Value", Value::String(c.value.clone())),
-            ])
-        });
+/// One flag as Flagr's export writes it.
+fn write_flag(out: &mut Vec<u8>, flag: &Flag) {
+    let number = |out: &mut Vec<u8>, name: &[u8], value: u64| {
+        out.extend_from_slice(name);
+        json::write_u64(out, value);
+    };
+    let text = |out: &mut Vec<u8>, name: &[u8], value: &str| {
+        out.extend_from_slice(name);
+        json::write_string(out, value);
+    };
+    let boolean = |out: &mut Vec<u8>, name: &[u8], value: bool| {
+        out.extend_from_slice(name);
+        out.extend_from_slice(if value { b"true" } else { b"false" });
+    };
+    number(out, b"{\"ID\":", flag.id);
+    text(out, b",\"Key\":", &flag.key);
+    boolean(out, b",\"Enabled\":", flag.enabled);
+    number(out, b",\"SnapshotID\":", flag.snapshot_id);
+    text(out, b",\"EntityType\":", &flag.entity_type);
+    boolean(out, b",\"DataRecordsEnabled\":", flag.data_records_enabled);
+    out.extend_from_slice(b",\"Segments\":[");
+    for (index, segment) in flag.segments.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        number(out, b"{\"ID\":", segment.id);
+        number(out, b",\"FlagID\":", flag.id);
+        number(out, b",\"RolloutPercent\":", segment.rollout_percent);
+        out.extend_from_slice(b",\"Constraints\":");
+        out.extend_from_slice(
+            segment
+                .constraints_json
+                .as_deref()
+                .unwrap_or("[]")
+                .as_bytes(),
+        );
+        out.extend_from_slice(b",\"Distributions\":[");
         let mut previous = 0;
-        let distributions = segment
+        let shares = segment
             .distribution
             .variant_ids
             .iter()
-            .zip(&segment.distribution.percents_accumulated)
-            .map(|(variant_id, accumulated)| {
-                let percent = accumulated.saturating_sub(previous) / 10;
-                previous = *accumulated;
-                let key = flag
-                    .variant(*variant_id)
-                    .map(|v| v.key.clone())
-                    .unwrap_or_default();
-                object([
-                    ("SegmentID", number(segment.id)),
-                    ("VariantID", number(*variant_id)),
-                    ("VariantKey", Value::String(key)),
-                    ("Percent", number(percent)),
-                ])
-            });
-        object([
-            ("ID", number(segment.id)),
-            ("FlagID", number(flag.id)),
-            ("RolloutPercent", number(segment.rollout_percent)),
-            ("Constraints", Value::Array(constraints.collect())),
-            ("Distributions", Value::Array(distributions.collect())),
-        ])
-    });
-    let variants = flag.variants.iter().map(|variant| {
-        object([
-            ("ID", number(variant.id)),
-            ("FlagID", number(flag.id)),
-            ("Key", Value::String(variant.key.clone())),
-            (
-                "Attachment",
-                variant
-                    .attachment
-                    .as_ref()
-                    .and_then(|text| json::parse(text.as_str().as_bytes()).ok())
-                    .unwrap_or(Value::Null),
-            ),
-        ])
-    });
-    let tags = flag.tags.iter().enumerate().map(|(index, tag)| {
-        object([
-            ("ID", number(index as u64 + 1)),
-            ("Value", Value::String(tag.clone())),
-        ])
-    });
-    object([
-        ("ID", number(flag.id)),
-        ("Key", Value::String(flag.key.clone())),
-        ("Enabled", Value::Bool(flag.enabled)),
-        ("SnapshotID", number(flag.snapshot_id)),
-        ("EntityType", Value::String(flag.entity_type.clone())),
-        ("DataRecordsEnabled", Value::Bool(flag.data_records_enabled)),
-        ("Segments", Value::Array(segments.collect())),
-        ("Variants", Value::Array(variants.collect())),
-        ("Tags", Value::Array(tags.collect())),
-    ])
+            .zip(&segment.distribution.percents_accumulated);
+        for (share, (variant_id, accumulated)) in shares.enumerate() {
+            if share > 0 {
+                out.push(b',');
+            }
+            number(out, b"{\"SegmentID\":", segment.id);
+            number(out, b",\"VariantID\":", *variant_id);
+            let key = flag.variant(*variant_id).map_or("", |v| v.key.as_str());
+            text(out, b",\"VariantKey\":", key);
+            number(
+                out,
+                b",\"Percent\":",
+                accumulated.saturating_sub(previous) / 10,
+            );
+            out.push(b'}');
+            previous = *accumulated;
+        }
+        out.extend_from_slice(b"]}");
+    }
+    out.extend_from_slice(b"],\"Variants\":[");
+    for (index, variant) in flag.variants.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        number(out, b"{\"ID\":", variant.id);
+        number(out, b",\"FlagID\":", flag.id);
+        text(out, b",\"Key\":", &variant.key);
+        out.extend_from_slice(b",\"Attachment\":");
+        let attachment = variant.attachment.as_ref().map_or("null", |a| a.as_str());
+        out.extend_from_slice(attachment.as_bytes());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"Tags\":[");
+    for (index, tag) in flag.tags.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        number(out, b"{\"ID\":", index as u64 + 1);
+        text(out, b",\"Value\":", tag);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::SnapshotOrder;
+    use crate::sync;
 
     fn temp(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!(
@@ -313,6 +336,18 @@ mod tests {
                 before.key
             );
         }
+        let _ = fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_header_after_the_flags_is_found_too() {
+        let path = temp("header-last.json");
+        let text = r#"{"Flags":[{"ID":3,"Key":"k","Enabled":true}],"VexillaSnapshot":{"FlagrVersion":"1.1"}}"#;
+        fs::write(&path, text).expect("written");
+        let store = FlagStore::new();
+        let loaded = load(&path, &store).expect("loads");
+        assert_eq!(loaded, (1, FlagrVersion::V1_1));
+        assert_eq!(store.get_by_key("k").map(|f| f.id), Some(3));
         let _ = fs::remove_file(path);
     }
 

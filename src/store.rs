@@ -397,7 +397,6 @@ mod tests {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             segments: Vec::new(),
             variants: Vec::new(),
-            salt: id.to_string(),
         })
     }
 

@@ -15,8 +15,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::compat::{Compat, CompatSetting};
-use crate::flag::{self, FlagError, FlagSource, FlagrVersion};
-use crate::flagr;
+use crate::flag::{self, DocumentError, FlagError, FlagSource, FlagrVersion};
 use crate::store::{FlagStore, ReplaceSummary, SnapshotOrder};
 use crate::telemetry::{LoadedFrom, Telemetry};
 use crate::upstream::{Upstream, UpstreamError};
@@ -43,6 +42,16 @@ pub enum LoadError {
     Io(#[from] std::io::Error),
 }
 
+impl From<DocumentError> for LoadError {
+    fn from(error: DocumentError) -> LoadError {
+        match error {
+            DocumentError::Parse(error) => LoadError::Parse(error),
+            DocumentError::Invalid(error) => LoadError::Invalid(error),
+            DocumentError::Io(error) => LoadError::Io(error),
+        }
+    }
+}
+
 /// Timing of the upstream sync.
 #[derive(Debug, Clone, Copy)]
 pub struct SyncTiming {
@@ -59,14 +68,22 @@ pub fn load_document(
     version: FlagrVersion,
     source: FlagSource,
 ) -> Result<(usize, ReplaceSummary), LoadError> {
-    let export = flagr::parse_export(bytes)?;
-    let flags = flag::compile_flags(export, version, source)?;
+    let flags = flag::compile_document(bytes, version, source)?;
+    Ok(store_all(flags, store, source))
+}
+
+/// Makes `flags` the store's whole content; returns the count and what changed.
+fn store_all(
+    flags: Vec<Arc<flag::Flag>>,
+    store: &FlagStore,
+    source: FlagSource,
+) -> (usize, ReplaceSummary) {
     let count = flags.len();
     let order = match source {
         FlagSource::Upstream => SnapshotOrder::Monotonic,
         FlagSource::File => SnapshotOrder::Authoritative,
     };
-    Ok((count, store.replace_all(flags, order)))
+    (count, store.replace_all(flags, order))
 }
 
 /// Keeps the store in step with an upstream Flagr until `shutdown` turns true.
@@ -266,8 +283,8 @@ pub fn load_file(
     store: &FlagStore,
     version: FlagrVersion,
 ) -> Result<(usize, ReplaceSummary), LoadError> {
-    let bytes = std::fs::read(path)?;
-    load_document(&bytes, store, version, FlagSource::File)
+    let flags = flag::compile_file(path, version, FlagSource::File)?;
+    Ok(store_all(flags, store, FlagSource::File))
 }
 
 fn file_stamp(path: &std::path::Path) -> Option<(u64, SystemTime)> {

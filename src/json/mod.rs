@@ -9,4 +9,4 @@ mod write;
 pub use float::format_float;
 pub use parse::{parse, parse_document, parse_members, Document, SyntaxError};
 pub use value::{Map, Number, Value};
-pub use write::{write_string, write_value};
+pub use write::{u64_digits, write_string, write_u64, write_value};

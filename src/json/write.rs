@@ -81,6 +81,26 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
+/// `value` in decimal, written into the end of `buffer`.
+pub fn u64_digits(value: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut start = buffer.len();
+    let mut rest = value;
+    loop {
+        start -= 1;
+        buffer[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    &buffer[start..]
+}
+
+/// Appends `value` in decimal without allocating.
+pub fn write_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(u64_digits(value, &mut [0; 20]));
+}
+
 fn write_key(out: &mut Vec<u8>, key: &str) {
     write_string(out, key);
     out.push(b':');
