@@ -2,6 +2,8 @@
 //! generated models declare them), its omissions, `null` versus `[]`, and the version-specific
 //! fields.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::eval::{EvalContext, EvalResult, FlagRef};
@@ -193,7 +195,7 @@ impl<'o> FieldWriter<'o> {
 }
 
 /// The current time as Flagr writes it: RFC 3339, UTC, whole seconds.
-pub fn timestamp_now() -> String {
+pub fn timestamp_now() -> Rc<str> {
     let seconds = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
@@ -202,14 +204,14 @@ pub fn timestamp_now() -> String {
     LAST_TIMESTAMP.with(|last| {
         let mut last = last.borrow_mut();
         if last.0 != seconds || last.1.is_empty() {
-            *last = (seconds, format_timestamp(seconds));
+            *last = (seconds, format_timestamp(seconds).into());
         }
-        last.1.clone()
+        Rc::clone(&last.1)
     })
 }
 
 thread_local! {
-    static LAST_TIMESTAMP: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((0, String::new())) };
+    static LAST_TIMESTAMP: RefCell<(u64, Rc<str>)> = RefCell::new((0, Rc::from("")));
 }
 
 /// Formats Unix seconds as `2006-01-02T15:04:05Z`.

@@ -120,6 +120,10 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     let mut run = 0;
     let mut i = 0;
     while let Some(&byte) = bytes.get(i) {
+        if !NEEDS_LOOK[usize::from(byte)] {
+            i += 1;
+            continue;
+        }
         let escape: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -159,6 +163,21 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// The bytes a string writer must look at: controls, `"`, `\\`, and 0xE2 (the lead byte of
+/// U+2028 and U+2029).
+const NEEDS_LOOK: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0xE2] = true;
+    table
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +212,55 @@ mod tests {
             let mut out = Vec::new();
             write_string(&mut out, text);
             assert_eq!(String::from_utf8_lossy(&out), *expected, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn long_strings_escape_wherever_the_special_character_sits() {
+        // The documented rules, one character at a time.
+        fn reference(text: &str) -> String {
+            let mut out = String::from("\"");
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{2028}' => out.push_str("\\u2028"),
+                    '\u{2029}' => out.push_str("\\u2029"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        let specials = [
+            "\"",
+            "\\",
+            "\n",
+            "\u{1}",
+            "\u{1f}",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{20ac}",
+            "\u{e9}",
+            " ",
+            "\u{7f}",
+            "\u{1f600}",
+        ];
+        for length in 0..24 {
+            for position in 0..=length {
+                for special in specials {
+                    let text: String = "abcdefghijklmnopqrstuvwx"[..position].to_owned()
+                        + special
+                        + &"ABCDEFGHIJKLMNOPQRSTUVWX"[position..length];
+                    let mut out = Vec::new();
+                    write_string(&mut out, &text);
+                    assert_eq!(String::from_utf8_lossy(&out), reference(&text), "{text:?}");
+                }
+            }
         }
     }
 
