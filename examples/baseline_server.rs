@@ -53,6 +53,7 @@ async fn serve(address: SocketAddr, body: Bytes) {
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

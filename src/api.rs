@@ -357,10 +357,8 @@ impl Api {
 
     /// Flagr's `LookupFlag`: the flag ID (as text) tried as an ID then as a key, then the key.
     fn lookup(&self, context: &EvalContext) -> Option<Arc<Flag>> {
-        // The ID's decimal text is also tried as a key, but only built when the ID misses.
         self.store
-            .get_by_id(context.flag_id)
-            .or_else(|| self.store.get_by_key(&context.flag_id.to_string()))
+            .get_by_id_or_its_text(context.flag_id)
             .or_else(|| {
                 (!context.flag_key.is_empty())
                     .then(|| self.store.get_by_id_text_or_key(&context.flag_key))

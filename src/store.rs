@@ -50,6 +50,9 @@ pub struct FlagStore {
     writer: Mutex<Membership>,
     /// Set once flags have been loaded from any source; never cleared.
     loaded: AtomicBool,
+    /// Whether a flag has ID 0 or key "0": what a request without a flag ID looks up first.
+    /// Almost never true, so such requests usually skip two lookups.
+    zero_held: AtomicBool,
     /// Flags removed on a delete event, with the snapshot ID they had: for a while a copy of
     /// Flagr's export that lags the deletion must not bring them back.
     tombstones: Cache<u64, u64>,
@@ -88,6 +91,7 @@ impl FlagStore {
             by_tag: Cache::builder().build(),
             writer: Mutex::new(Membership::default()),
             loaded: AtomicBool::new(false),
+            zero_held: AtomicBool::new(false),
             tombstones: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(TOMBSTONE_TTL)
@@ -108,6 +112,23 @@ impl FlagStore {
     /// The flag with this key.
     pub fn get_by_key(&self, key: &str) -> Option<Arc<Flag>> {
         self.by_key.get(key)
+    }
+
+    /// Flagr's `GetByFlagKeyOrID` given a flag ID: the flag with that ID, else the flag whose
+    /// key is the ID in decimal.
+    pub fn get_by_id_or_its_text(&self, id: u64) -> Option<Arc<Flag>> {
+        if id == 0 && !self.zero_held.load(Ordering::Acquire) {
+            return None;
+        }
+        if let Some(flag) = self.by_id.get(&id) {
+            return Some(flag);
+        }
+        let mut digits = [0; 20];
+        let text = crate::json::u64_digits(id, &mut digits);
+        // Digits are ASCII.
+        std::str::from_utf8(text)
+            .ok()
+            .and_then(|text| self.by_key.get(text))
     }
 
     /// Flagr's `GetByFlagKeyOrID`: the text is tried as a decimal flag ID first, then as a key.
@@ -159,6 +180,8 @@ impl FlagStore {
     }
 
     fn changed(&self) {
+        let zero = self.by_id.contains_key(&0) || self.by_key.contains_key("0");
+        self.zero_held.store(zero, Ordering::Release);
         self.generation.send_modify(|generation| *generation += 1);
     }
 
@@ -404,6 +427,27 @@ mod tests {
         let mut ids: Vec<u64> = flags.iter().map(|f| f.id).collect();
         ids.sort_unstable();
         ids
+    }
+
+    #[test]
+    fn an_id_is_tried_as_an_id_then_as_a_key_zero_included() {
+        let store = FlagStore::new();
+        store.replace_all(
+            vec![flag(7, "one", 1, &[]), flag(8, "7000", 1, &[])],
+            SnapshotOrder::Authoritative,
+        );
+        let found = |id| store.get_by_id_or_its_text(id).map(|f| f.id);
+        assert_eq!(
+            (found(7), found(7000), found(0), found(9)),
+            (Some(7), Some(8), None, None)
+        );
+        store.upsert(flag(9, "0", 2, &[]));
+        assert_eq!(found(0), Some(9));
+        store.upsert(flag(0, "zero", 2, &[]));
+        assert_eq!(found(0), Some(0));
+        store.remove(0);
+        store.remove(9);
+        assert_eq!(found(0), None);
     }
 
     #[test]
