@@ -16,6 +16,10 @@ use vexilla_proxy::flagr;
 use vexilla_proxy::json::{self as go_json};
 use vexilla_proxy::response;
 
+/// The allocator the proxy ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn compile(document: serde_json::Value) -> Vec<Arc<Flag>> {
     let export = flagr::parse_export(document.to_string().as_bytes()).expect("valid export");
     flag::compile_flags(export, FlagrVersion::V1_2, FlagSource::Upstream).expect("compiles")

@@ -13,6 +13,10 @@ use std::time::Instant;
 use vexilla_proxy::flag::{compile_document, compile_file, FlagSource, FlagrVersion};
 use vexilla_proxy::store::{FlagStore, SnapshotOrder};
 
+/// The allocator the proxy ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: load_profile FLAGS.json [STEP]");

@@ -56,6 +56,8 @@ pub struct FlagStore {
     /// Flags removed on a delete event, with the snapshot ID they had: for a while a copy of
     /// Flagr's export that lags the deletion must not bring them back.
     tombstones: Cache<u64, u64>,
+    /// Whether a tombstone was ever set: until then, loads skip looking for one.
+    tombstoned: AtomicBool,
     /// Bumped after every change, for whoever keeps a copy (the snapshot file).
     generation: watch::Sender<u64>,
     /// Flags just refreshed one by one, newer than any export that may still lag them: a full
@@ -92,6 +94,7 @@ impl FlagStore {
             writer: Mutex::new(Membership::default()),
             loaded: AtomicBool::new(false),
             zero_held: AtomicBool::new(false),
+            tombstoned: AtomicBool::new(false),
             tombstones: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(TOMBSTONE_TTL)
@@ -216,6 +219,7 @@ impl FlagStore {
         let mut summary = ReplaceSummary::default();
         let incoming: HashMap<u64, Arc<Flag>> =
             flags.into_iter().map(|flag| (flag.id, flag)).collect();
+        membership.flags.reserve(incoming.len());
 
         let gone: Vec<u64> = membership
             .flags
@@ -276,6 +280,7 @@ impl FlagStore {
         let mut membership = self.lock();
         let snapshot_id = membership.flags.get(&id).map_or(0, |flag| flag.snapshot_id);
         self.tombstones.insert(id, snapshot_id);
+        self.tombstoned.store(true, Ordering::Release);
         let mut touched = BTreeSet::new();
         let removed = self.remove_locked(&mut membership, id, &mut touched);
         self.publish_tags(&mut membership, touched);
@@ -301,6 +306,7 @@ impl FlagStore {
         touched: &mut BTreeSet<String>,
     ) -> Upsert {
         if order == SnapshotOrder::Monotonic
+            && self.tombstoned.load(Ordering::Acquire)
             && self
                 .tombstones
                 .get(&flag.id)
@@ -328,6 +334,29 @@ impl FlagStore {
             self.by_key.insert(flag.key.clone(), flag.clone());
         }
 
+        if previous.as_ref().is_some_and(|p| p.tags == flag.tags) {
+            membership.flags.insert(flag.id, flag);
+            return Upsert::Applied;
+        }
+        if previous.is_none() {
+            for tag in &flag.tags {
+                match membership.tags.get_mut(tag.as_str()) {
+                    Some(members) => {
+                        members.insert(flag.id);
+                    }
+                    None => {
+                        membership
+                            .tags
+                            .insert(tag.clone(), BTreeSet::from([flag.id]));
+                    }
+                }
+                if !touched.contains(tag.as_str()) {
+                    touched.insert(tag.clone());
+                }
+            }
+            membership.flags.insert(flag.id, flag);
+            return Upsert::Applied;
+        }
         let old_tags: BTreeSet<&str> = previous
             .iter()
             .flat_map(|p| p.tags.iter().map(String::as_str))
