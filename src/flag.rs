@@ -172,10 +172,17 @@ pub fn compile_file(
     )
 }
 
+/// Flags handed from the parsing thread to the compiling one at a time.
+const PIPELINE_BATCH: usize = 64;
+
 /// Compiles a document as it is read from `text`; `whole` parses it again, whole, when IDs
 /// must be numbered.
+///
+/// Parsing and compiling run on two threads, the parser handing flags over in small batches,
+/// so a large document loads in about the time of the slower of the two. Errors are reported
+/// as a single thread would meet them: the first problem in document order.
 fn compile_text<'de>(
-    text: impl serde_json::de::Read<'de>,
+    text: impl serde_json::de::Read<'de> + Send,
     whole: impl FnOnce() -> Result<Export, DocumentError>,
     version: FlagrVersion,
     source: FlagSource,
@@ -184,34 +191,69 @@ fn compile_text<'de>(
     let mut flags = Vec::new();
     let mut keys = HashSet::new();
     let mut numbering = false;
-    let streamed = crate::flagr::read_export(text, |item| {
-        match item {
-            ExportItem::Restart => {
-                flags.clear();
-                keys.clear();
-                numbering = false;
-            }
-            ExportItem::Flag(flag) => {
-                if file_rules {
-                    // The constraints are checked by compiling them, just below.
-                    validate_flag(&flag, &mut keys, false)?;
-                    numbering = numbering || needs_numbering(&flag);
+    let mut refusal = None;
+    let parsed = std::thread::scope(|scope| {
+        let (sender, batches) = std::sync::mpsc::sync_channel::<Vec<ExportItem>>(8);
+        let parser = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(PIPELINE_BATCH);
+            let parsed = crate::flagr::read_export(text, |item| {
+                batch.push(item);
+                if batch.len() == PIPELINE_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(PIPELINE_BATCH));
+                    // The compiling side hung up: it refused a flag, so stop reading.
+                    sender.send(full).map_err(|_| ())?;
                 }
-                if !numbering {
-                    flags.push(Arc::new(compile_flag(flag, version)?));
+                Ok(())
+            });
+            if !batch.is_empty() {
+                let _ = sender.send(batch);
+            }
+            parsed
+        });
+
+        'batches: for batch in batches.iter() {
+            for item in batch {
+                let step = match item {
+                    ExportItem::Restart => {
+                        flags.clear();
+                        keys.clear();
+                        numbering = false;
+                        Ok(())
+                    }
+                    ExportItem::Flag(flag) => (|| {
+                        if file_rules {
+                            // The constraints are checked by compiling them, just below.
+                            validate_flag(&flag, &mut keys, false)?;
+                            numbering = numbering || needs_numbering(&flag);
+                        }
+                        if !numbering {
+                            flags.push(Arc::new(compile_flag(flag, version)?));
+                        }
+                        Ok::<(), FlagError>(())
+                    })(),
+                };
+                if let Err(error) = step {
+                    refusal = Some(error);
+                    break 'batches;
                 }
             }
         }
-        Ok::<(), FlagError>(())
+        drop(batches);
+        parser.join()
     });
-    match streamed {
-        Err(Ok(error)) => Err(error.into()),
-        Err(Err(error)) => Err(error.into()),
-        Ok(()) if numbering => {
+    if let Some(error) = refusal {
+        return Err(error.into());
+    }
+    match parsed {
+        Err(_) => Err(std::io::Error::other("the flags parser stopped").into()),
+        Ok(Err(Err(error))) => Err(error.into()),
+        // Only a refusal, handled above, stops the parser from the other side.
+        Ok(Err(Ok(()))) => Err(std::io::Error::other("the flags parser was stopped").into()),
+        Ok(Ok(())) if numbering => {
             drop(flags);
             Ok(compile_flags(whole()?, version, source)?)
         }
-        Ok(()) => Ok(flags),
+        Ok(Ok(())) => Ok(flags),
     }
 }
 
@@ -543,6 +585,44 @@ mod tests {
         // The duplicate-key check starts over too.
         let text = r#"{"Flags":[{"ID":1,"Key":"a"}],"Flags":[{"ID":2,"Key":"a"}]}"#;
         assert!(compile(text, FlagrVersion::V1_2, FlagSource::File).is_ok());
+    }
+
+    #[test]
+    fn the_first_problem_in_document_order_is_reported() {
+        let flag = |id: usize, constraint: &str| {
+            format!(
+                r#"{{"ID":{id},"Key":"k{id}","Segments":[{{"ID":{id},"Constraints":[{constraint}]}}]}}"#
+            )
+        };
+        let good = r#"{"Property":"x","Operator":"EQ","Value":"\"a\""}"#;
+        let bad = r#"{"Property":"x","Operator":"LIKE","Value":"\"a\""}"#;
+        let document = |bad_at: usize, broken_at: usize| {
+            let flags: Vec<String> = (1..=300)
+                .map(|id| match id {
+                    _ if id == broken_at => "{\"ID\":".to_owned(),
+                    _ if id == bad_at => flag(id, bad),
+                    _ => flag(id, good),
+                })
+                .collect();
+            format!(r#"{{"Flags":[{}]}}"#, flags.join(","))
+        };
+        let outcome = |text: &str| match compile_document(
+            text.as_bytes(),
+            FlagrVersion::V1_2,
+            FlagSource::Upstream,
+        ) {
+            Ok(flags) => format!("{} flags", flags.len()),
+            Err(DocumentError::Invalid(FlagError::Constraint { flag_id, .. })) => {
+                format!("constraint in {flag_id}")
+            }
+            Err(DocumentError::Parse(_)) => "parse".to_owned(),
+            Err(other) => format!("{other}"),
+        };
+        assert_eq!(outcome(&document(0, 0)), "300 flags");
+        assert_eq!(outcome(&document(200, 0)), "constraint in 200");
+        assert_eq!(outcome(&document(100, 250)), "constraint in 100");
+        assert_eq!(outcome(&document(250, 100)), "parse");
+        assert_eq!(outcome(&document(0, 299)), "parse");
     }
 
     #[test]
