@@ -116,10 +116,13 @@ pub(crate) struct Path {
 }
 
 /// A binary operation. `pattern` holds the compiled regex when the operator is `=~`/`!~` and
-/// the right side is a string literal, so requests never compile it.
+/// the right side is a string literal, so requests never compile it. `parens` counts the
+/// parentheses written around it, kept here rather than as `Paren` nodes: every constraint
+/// of a segment is one parenthesized binary.
 #[derive(Debug)]
 pub(crate) struct Binary {
     pub(crate) op: Op,
+    pub(crate) parens: u8,
     pub(crate) lhs: Node,
     pub(crate) rhs: Node,
     pub(crate) pattern: Option<Box<Result<GoRegex, String>>>,
@@ -163,11 +166,17 @@ fn push_node(out: &mut String, node: &Node) {
             out.push(')');
         }
         Node::Binary(binary) => {
+            for _ in 0..binary.parens {
+                out.push('(');
+            }
             push_node(out, &binary.lhs);
             out.push(' ');
             out.push_str(binary.op.as_str());
             out.push(' ');
             push_node(out, &binary.rhs);
+            for _ in 0..binary.parens {
+                out.push(')');
+            }
         }
     }
 }
@@ -234,6 +243,7 @@ mod tests {
     fn binary(op: Op, lhs: Node, rhs: Node) -> Node {
         Node::Binary(Box::new(Binary {
             op,
+            parens: 0,
             lhs,
             rhs,
             pattern: None,

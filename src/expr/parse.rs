@@ -116,7 +116,9 @@ impl<'a> Parser<'a> {
             // The library rotates only one level: a new operator of equal or higher
             // precedence takes the previous binary's right operand.
             expr = match expr {
-                Node::Binary(prev) if prev.op.precedence() <= op.precedence() => {
+                Node::Binary(prev)
+                    if prev.parens == 0 && prev.op.precedence() <= op.precedence() =>
+                {
                     let Binary {
                         op: prev_op,
                         lhs: prev_lhs,
@@ -144,7 +146,13 @@ impl<'a> Parser<'a> {
             if close != Mapped::RParen {
                 return Err(if self.v11() { "Missing )" } else { "missing )" }.to_owned());
             }
-            return Ok(Node::Paren(Box::new(inner)));
+            return Ok(match inner {
+                Node::Binary(mut binary) if binary.parens < u8::MAX => {
+                    binary.parens += 1;
+                    Node::Binary(binary)
+                }
+                other => Node::Paren(Box::new(other)),
+            });
         }
 
         match tok {
@@ -381,6 +389,7 @@ fn make_binary(op: Op, lhs: Node, rhs: Node) -> Node {
     };
     Node::Binary(Box::new(Binary {
         op,
+        parens: 0,
         lhs,
         rhs,
         pattern,
@@ -493,6 +502,24 @@ mod tests {
             panic!("not binary")
         };
         assert_eq!(top.op, Op::Or);
+
+        // A parenthesized binary is one operand: nothing rotates into it.
+        for (text, printed, op) in [
+            (
+                "({a} OR {b}) AND {c} == 1",
+                "(a OR b) AND c == 1.000",
+                Op::And,
+            ),
+            ("(({a} == 1)) OR {b}", "((a == 1.000)) OR b", Op::Or),
+            ("{a} AND ({b} OR {c})", "a AND (b OR c)", Op::And),
+        ] {
+            let node = parse(text, Dialect::Flagr12).expect("parses");
+            assert_eq!(node.to_string(), printed);
+            let Node::Binary(top) = node else {
+                panic!("not binary")
+            };
+            assert_eq!(top.op, op, "{text}");
+        }
     }
 
     #[test]
