@@ -1,7 +1,7 @@
 //! Writing JSON as Go's `encoding/json` encoder with `SetEscapeHTML(false)` does: compact, object
 //! keys in sorted order, numbers as their stored text, Go's string escapes. The trailing newline
-//! Go's `Encoder` adds is left to the caller. Nesting is walked with an explicit stack, so a deep
-//! value cannot exhaust the thread's stack here.
+//! Go's `Encoder` adds is left to the caller. Deep nesting is walked with an explicit stack, so a
+//! deep value cannot exhaust the thread's stack here.
 
 use std::collections::btree_map;
 use std::slice;
@@ -16,20 +16,80 @@ enum Open<'a> {
     Object(btree_map::Iter<'a, String, Value>),
 }
 
+/// How deep [`write_value`] recurses before it restarts with an explicit stack.
+const RECURSION_LIMIT: usize = 32;
+
 /// Appends `value` to `out`.
 pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    // Values as requests carry them are shallow: written recursively, with no stack to
+    // allocate. A deeper one is written again from the start with an explicit stack.
+    let start = out.len();
+    if !write_shallow(out, value, 0) {
+        out.truncate(start);
+        write_deep(out, value);
+    }
+}
+
+/// Writes `value` recursively; false (with `out` partly written) past `RECURSION_LIMIT`.
+fn write_shallow(out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Array(items) => {
+            if depth == RECURSION_LIMIT {
+                return false;
+            }
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                if !write_shallow(out, item, depth + 1) {
+                    return false;
+                }
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            if depth == RECURSION_LIMIT {
+                return false;
+            }
+            out.push(b'{');
+            for (index, (key, item)) in members.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_key(out, key);
+                if !write_shallow(out, item, depth + 1) {
+                    return false;
+                }
+            }
+            out.push(b'}');
+        }
+        scalar => write_scalar(out, scalar),
+    }
+    true
+}
+
+/// Writes a value that is neither an array nor an object.
+fn write_scalar(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // Go writes the zero json.Number, an empty string, as 0.
+        Value::Number(number) if number.as_str().is_empty() => out.push(b'0'),
+        Value::Number(number) => out.extend_from_slice(number.as_str().as_bytes()),
+        Value::String(text) => write_string(out, text),
+        Value::Array(_) | Value::Object(_) => {}
+    }
+}
+
+/// Writes any value with an explicit stack, so depth cannot exhaust the thread's stack.
+fn write_deep(out: &mut Vec<u8>, value: &Value) {
     let mut open: Vec<Open<'_>> = Vec::new();
     let mut current = value;
 
     loop {
         match current {
-            Value::Null => out.extend_from_slice(b"null"),
-            Value::Bool(true) => out.extend_from_slice(b"true"),
-            Value::Bool(false) => out.extend_from_slice(b"false"),
-            // Go writes the zero json.Number, an empty string, as 0.
-            Value::Number(number) if number.as_str().is_empty() => out.push(b'0'),
-            Value::Number(number) => out.extend_from_slice(number.as_str().as_bytes()),
-            Value::String(text) => write_string(out, text),
             Value::Array(items) => {
                 out.push(b'[');
                 let mut rest = items.iter();
@@ -51,6 +111,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
                 }
                 out.push(b'}');
             }
+            scalar => write_scalar(out, scalar),
         }
 
         // `current` is written: move to the next element of the innermost open container,
@@ -337,6 +398,30 @@ mod tests {
             check(&value, expected);
             // What the writer wrote parses back to the same value.
             assert_eq!(parse(expected.as_bytes()).ok(), Some(value));
+        }
+    }
+
+    #[test]
+    fn both_writers_agree_around_the_recursion_limit() {
+        for depth in RECURSION_LIMIT - 2..RECURSION_LIMIT + 3 {
+            let mut value = Value::String("x\n".into());
+            for level in 0..depth {
+                value = if level % 2 == 0 {
+                    Value::Array(vec![Value::Bool(true), value, Value::Null])
+                } else {
+                    Value::Object(
+                        [("b".to_owned(), value), ("a".to_owned(), Value::Null)]
+                            .into_iter()
+                            .collect(),
+                    )
+                };
+            }
+            let mut written = b"prefix".to_vec();
+            write_value(&mut written, &value);
+            let mut deep = b"prefix".to_vec();
+            write_deep(&mut deep, &value);
+            assert_eq!(written, deep, "depth {depth}");
+            assert!(written.ends_with(b"]") || written.ends_with(b"}"));
         }
     }
 
