@@ -230,18 +230,22 @@ impl FlagStore {
             .collect();
         // Tag member lists are republished once at the end, not once per flag: a tag shared
         // by thousands of flags would otherwise be rebuilt thousands of times.
+        // Flags are swapped in before anything is taken out, and a key a flag gave up is
+        // dropped only after every flag had the chance to take it over: a key that moves from
+        // one flag to another always finds one of them.
         let mut touched = BTreeSet::new();
-        for id in gone {
-            self.remove_locked(&mut membership, id, &mut touched);
-            summary.removed += 1;
-        }
-
+        let mut given_up = Vec::new();
         for flag in incoming.into_values() {
-            match self.upsert_locked(&mut membership, flag, order, &mut touched) {
+            match self.upsert_locked(&mut membership, flag, order, &mut touched, &mut given_up) {
                 Upsert::Applied => summary.applied += 1,
                 Upsert::KeptNewer => summary.kept_newer += 1,
             }
         }
+        for id in gone {
+            self.remove_locked(&mut membership, id, &mut touched);
+            summary.removed += 1;
+        }
+        self.drop_given_up_keys(given_up);
         self.publish_tags(&mut membership, touched);
         self.loaded.store(true, Ordering::Release);
         if summary.applied > 0 || summary.removed > 0 {
@@ -256,15 +260,18 @@ impl FlagStore {
         let id = flag.id;
         let mut membership = self.lock();
         let mut touched = BTreeSet::new();
+        let mut given_up = Vec::new();
         let applied = matches!(
             self.upsert_locked(
                 &mut membership,
                 flag,
                 SnapshotOrder::Monotonic,
-                &mut touched
+                &mut touched,
+                &mut given_up,
             ),
             Upsert::Applied
         );
+        self.drop_given_up_keys(given_up);
         self.publish_tags(&mut membership, touched);
         if applied {
             self.fresh.insert(id, ());
@@ -304,6 +311,7 @@ impl FlagStore {
         flag: Arc<Flag>,
         order: SnapshotOrder,
         touched: &mut BTreeSet<String>,
+        given_up: &mut Vec<(String, u64)>,
     ) -> Upsert {
         if order == SnapshotOrder::Monotonic
             && self.tombstoned.load(Ordering::Acquire)
@@ -319,13 +327,8 @@ impl FlagStore {
             if order == SnapshotOrder::Monotonic && previous.snapshot_id > flag.snapshot_id {
                 return Upsert::KeptNewer;
             }
-            if previous.key != flag.key
-                && self
-                    .by_key
-                    .get(&previous.key)
-                    .is_some_and(|held| held.id == previous.id)
-            {
-                self.by_key.invalidate(&previous.key);
+            if previous.key != flag.key {
+                given_up.push((previous.key.clone(), previous.id));
             }
         }
 
@@ -406,6 +409,15 @@ impl FlagStore {
         true
     }
 
+    /// Drops keys their flags gave up, unless another flag took them over meanwhile.
+    fn drop_given_up_keys(&self, given_up: Vec<(String, u64)>) {
+        for (key, id) in given_up {
+            if self.by_key.get(&key).is_some_and(|held| held.id == id) {
+                self.by_key.invalidate(&key);
+            }
+        }
+    }
+
     fn publish_tags(&self, membership: &mut Membership, tags: BTreeSet<String>) {
         for tag in tags {
             match membership.tags.get(&tag) {
@@ -456,6 +468,41 @@ mod tests {
         let mut ids: Vec<u64> = flags.iter().map(|f| f.id).collect();
         ids.sort_unstable();
         ids
+    }
+
+    #[test]
+    fn keys_moving_between_flags_are_always_found() {
+        let store = Arc::new(FlagStore::new());
+        let count = 200u64;
+        let generation = |reversed: bool| -> Vec<Arc<Flag>> {
+            (1..=count)
+                .map(|id| {
+                    let key = if reversed { count + 1 - id } else { id };
+                    flag(id, &format!("k{key}"), 1, &[])
+                })
+                .collect()
+        };
+        store.replace_all(generation(false), SnapshotOrder::Authoritative);
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut misses = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    for key in ["k1", "k100", "k200"] {
+                        misses += usize::from(store.get_by_key(key).is_none());
+                    }
+                }
+                misses
+            })
+        };
+        for round in 0..100 {
+            store.replace_all(generation(round % 2 == 0), SnapshotOrder::Authoritative);
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(reader.join().ok(), Some(0));
+        let final_owner = store.get_by_key("k1").map(|f| f.id);
+        assert_eq!(final_owner, Some(1));
     }
 
     #[test]
