@@ -160,7 +160,11 @@ pub async fn start(config: Config) -> Result<Proxy, StartError> {
         _ => None,
     };
     if let (Some(path), Some(_)) = (&config.snapshot_file, &upstream) {
-        if let Some(version) = snapshot::load_at_start(path, &store) {
+        let configured = match config.compat {
+            CompatSetting::Fixed(version) => Some(version),
+            CompatSetting::Auto => None,
+        };
+        if let Some(version) = snapshot::load_at_start(path, &store, configured) {
             telemetry.loaded(LoadedFrom::Snapshot);
             if config.compat == CompatSetting::Auto {
                 compat.set(version);

@@ -33,6 +33,8 @@ pub enum SnapshotError {
     Header(#[from] serde_json::Error),
     #[error("the snapshot's flags are refused: {0}")]
     Flags(#[from] LoadError),
+    #[error("the snapshot names a Flagr version this proxy does not know: {0:?}")]
+    Version(String),
 }
 
 #[derive(Deserialize)]
@@ -49,10 +51,23 @@ struct Meta {
 
 /// Loads a snapshot into the store; returns the flag count and the version it was saved for.
 pub fn load(path: &Path, store: &FlagStore) -> Result<(usize, FlagrVersion), SnapshotError> {
-    let version = match read_header(path)?.meta.flagr_version.as_str() {
+    load_as(path, store, None)
+}
+
+/// [`load`], compiling the flags for `configured` when the proxy's Flagr version is set
+/// rather than detected (the snapshot may have been saved under another setting). Returns the
+/// version the flags were compiled for.
+pub fn load_as(
+    path: &Path,
+    store: &FlagStore,
+    configured: Option<FlagrVersion>,
+) -> Result<(usize, FlagrVersion), SnapshotError> {
+    let saved = match read_header(path)?.meta.flagr_version.as_str() {
         "1.1" => FlagrVersion::V1_1,
-        _ => FlagrVersion::V1_2,
+        "1.2" => FlagrVersion::V1_2,
+        other => return Err(SnapshotError::Version(other.to_owned())),
     };
+    let version = configured.unwrap_or(saved);
     let flags = flag::compile_file(path, version, FlagSource::Upstream).map_err(LoadError::from)?;
     let count = flags.len();
     store.replace_all(flags, SnapshotOrder::Monotonic);
@@ -167,8 +182,12 @@ async fn save_now(path: &Path, store: &FlagStore, version: FlagrVersion, telemet
 }
 
 /// Loads the snapshot at start, reporting (never failing on) a missing or bad file.
-pub fn load_at_start(path: &Path, store: &FlagStore) -> Option<FlagrVersion> {
-    match load(path, store) {
+pub fn load_at_start(
+    path: &Path,
+    store: &FlagStore,
+    configured: Option<FlagrVersion>,
+) -> Option<FlagrVersion> {
+    match load_as(path, store, configured) {
         Ok((count, version)) => {
             info!(path = %path.display(), flags = count, version = ?version, "snapshot loaded; answering from it until the upstream syncs");
             Some(version)
@@ -352,6 +371,26 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_version_outranks_the_saved_one() {
+        let path = temp("configured.json");
+        let text = r#"{"VexillaSnapshot":{"FlagrVersion":"1.1"},"Flags":[{"ID":3,"Key":"k",
+            "Segments":[{"ID":1,"Constraints":[{"Property":"x","Operator":"EQ","Value":"1"}]}]}]}"#;
+        fs::write(&path, text).expect("written");
+        for (configured, expected) in [
+            (None, FlagrVersion::V1_1),
+            (Some(FlagrVersion::V1_2), FlagrVersion::V1_2),
+        ] {
+            let store = FlagStore::new();
+            let (_, version) = load_as(&path, &store, configured).expect("loads");
+            assert_eq!(version, expected);
+            let flag = store.get_by_key("k").expect("loaded");
+            let dialect = flag.segments[0].expression.as_ref().map(|e| e.dialect());
+            assert_eq!(dialect, Some(expected.dialect()));
+        }
+        let _ = fs::remove_file(path);
+    }
+
+    #[test]
     fn missing_truncated_or_foreign_files_are_refused_cleanly() {
         let store = FlagStore::new();
         assert!(matches!(
@@ -365,11 +404,19 @@ mod tests {
             ),
             ("foreign.json", "{\"Flags\":[]}"),
             ("garbage.json", "\u{0}\u{1}binary"),
+            (
+                "unknown-version.json",
+                "{\"VexillaSnapshot\":{\"FlagrVersion\":\"1.1.20\"},\"Flags\":[]}",
+            ),
+            (
+                "unknown-version-last.json",
+                "{\"Flags\":[],\"VexillaSnapshot\":{\"FlagrVersion\":\"2.0\"}}",
+            ),
         ] {
             let path = temp(name);
             fs::write(&path, text).expect("written");
             assert!(load(&path, &store).is_err(), "{name}");
-            assert!(load_at_start(&path, &store).is_none(), "{name}");
+            assert!(load_at_start(&path, &store, None).is_none(), "{name}");
             let _ = fs::remove_file(path);
         }
         assert!(!store.is_loaded());
