@@ -12,7 +12,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::expr::{self, Constraint, Dialect, Expr};
-use crate::flagr::{Attachment, Export, ExportConstraint, ExportFlag, ExportItem};
+use crate::flagr::{Attachment, Export, ExportConstraint, ExportFlag};
 use crate::json;
 
 /// Which Flagr release line the proxy answers as.
@@ -193,7 +193,7 @@ fn compile_text<'de>(
     let mut numbering = false;
     let mut refusal = None;
     let parsed = std::thread::scope(|scope| {
-        let (sender, batches) = std::sync::mpsc::sync_channel::<Vec<ExportItem>>(8);
+        let (sender, batches) = std::sync::mpsc::sync_channel::<Vec<ExportFlag>>(8);
         let parser = scope.spawn(move || {
             let mut batch = Vec::with_capacity(PIPELINE_BATCH);
             let parsed = crate::flagr::read_export(text, |item| {
@@ -212,26 +212,18 @@ fn compile_text<'de>(
         });
 
         'batches: for batch in batches.iter() {
-            for item in batch {
-                let step = match item {
-                    ExportItem::Restart => {
-                        flags.clear();
-                        keys.clear();
-                        numbering = false;
-                        Ok(())
+            for flag in batch {
+                let step = (|| {
+                    if file_rules {
+                        // The constraints are checked by compiling them, just below.
+                        validate_flag(&flag, &mut keys, false)?;
+                        numbering = numbering || needs_numbering(&flag);
                     }
-                    ExportItem::Flag(flag) => (|| {
-                        if file_rules {
-                            // The constraints are checked by compiling them, just below.
-                            validate_flag(&flag, &mut keys, false)?;
-                            numbering = numbering || needs_numbering(&flag);
-                        }
-                        if !numbering {
-                            flags.push(Arc::new(compile_flag(flag, version)?));
-                        }
-                        Ok::<(), FlagError>(())
-                    })(),
-                };
+                    if !numbering {
+                        flags.push(Arc::new(compile_flag(flag, version)?));
+                    }
+                    Ok::<(), FlagError>(())
+                })();
                 if let Err(error) = step {
                     refusal = Some(error);
                     break 'batches;
@@ -253,8 +245,27 @@ fn compile_text<'de>(
             drop(flags);
             Ok(compile_flags(whole()?, version, source)?)
         }
+        Ok(Ok(())) if source == FlagSource::File => {
+            check_unique_ids(&flags)?;
+            Ok(flags)
+        }
         Ok(Ok(())) => Ok(flags),
     }
+}
+
+/// A flags file naming two flags by one ID is refused: only one of them could be looked up.
+fn check_unique_ids(flags: &[Arc<Flag>]) -> Result<(), FlagError> {
+    let mut seen = HashSet::with_capacity(flags.len());
+    for flag in flags {
+        if !seen.insert(flag.id) {
+            return Err(FlagError::Invalid {
+                flag_id: flag.id,
+                flag_key: flag.key.clone(),
+                reason: "another flag of the file has the same ID".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Compiles every flag of a parsed document, or refuses the document whole.
@@ -270,11 +281,15 @@ pub fn compile_flags(
         }
         normalize_ids(&mut export);
     }
-    export
+    let flags = export
         .flags
         .into_iter()
         .map(|flag| compile_flag(flag, version).map(Arc::new))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if source == FlagSource::File {
+        check_unique_ids(&flags)?;
+    }
+    Ok(flags)
 }
 
 /// Compiles one flag, taking its strings over.
@@ -575,16 +590,21 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_flags_member_replaces_the_earlier_one() {
-        let text = r#"{"Flags":[{"ID":1,"Key":"a"}],"x":[],"flags":[{"ID":2,"Key":"b"}]}"#;
-        for source in [FlagSource::Upstream, FlagSource::File] {
-            let flags = compile(text, FlagrVersion::V1_2, source).expect("compiles");
-            let keys: Vec<&str> = flags.iter().map(|f| f.key.as_str()).collect();
-            assert_eq!(keys, ["b"]);
+    fn a_repeated_flags_member_or_flag_id_is_refused() {
+        let twice = r#"{"Flags":[{"ID":1,"Key":"a"}],"x":[],"flags":[{"ID":2,"Key":"b"}]}"#;
+        assert!(parse_export(twice.as_bytes()).is_err());
+        let same_id = r#"{"Flags":[{"ID":1,"Key":"a"},{"ID":1,"Key":"b"}]}"#;
+        let unnumbered = r#"{"Flags":[{"Key":"a"},{"Key":"b"}]}"#;
+        for version in [FlagrVersion::V1_1, FlagrVersion::V1_2] {
+            for source in [FlagSource::Upstream, FlagSource::File] {
+                let streamed = compile_document(twice.as_bytes(), version, source);
+                assert!(matches!(streamed, Err(DocumentError::Parse(_))));
+            }
+            assert!(compile(same_id, version, FlagSource::File).is_err());
         }
-        // The duplicate-key check starts over too.
-        let text = r#"{"Flags":[{"ID":1,"Key":"a"}],"Flags":[{"ID":2,"Key":"a"}]}"#;
-        assert!(compile(text, FlagrVersion::V1_2, FlagSource::File).is_ok());
+        // 1.2 numbers missing IDs; 1.1 leaves them all 0.
+        assert!(compile(unnumbered, FlagrVersion::V1_2, FlagSource::File).is_ok());
+        assert!(compile(unnumbered, FlagrVersion::V1_1, FlagSource::File).is_err());
     }
 
     #[test]

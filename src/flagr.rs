@@ -40,6 +40,9 @@ impl<'de> Visitor<'de> for ExportVisitor {
         let mut flags = None;
         while let Some(key) = map.next_key::<String>()? {
             if key.eq_ignore_ascii_case("flags") {
+                if flags.is_some() {
+                    return Err(A::Error::duplicate_field("Flags"));
+                }
                 flags = Some(
                     map.next_value::<Option<Vec<ExportFlag>>>()?
                         .unwrap_or_default(),
@@ -264,23 +267,14 @@ pub fn parse_export(bytes: &[u8]) -> Result<Export, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
 
-/// What [`read_export`] hands over, in document order.
-#[derive(Debug)]
-pub enum ExportItem {
-    /// A repeated `Flags` member starts: it replaces what came before, as in Go's decoder.
-    Restart,
-    /// The next flag.
-    Flag(ExportFlag),
-}
-
 /// Reads an export document flag by flag, handing each to `each` as soon as it is parsed, so
-/// the whole document is never held as parsed flags.
+/// the whole document is never held as parsed flags. A second `Flags` member is refused.
 ///
 /// Parsing stops at the first error of `each`, which is returned as `Err(Ok(error))`; a
 /// document that is not valid JSON of the export format is `Err(Err(parse error))`.
 pub fn read_export<'de, E>(
     text: impl serde_json::de::Read<'de>,
-    mut each: impl FnMut(ExportItem) -> Result<(), E>,
+    mut each: impl FnMut(ExportFlag) -> Result<(), E>,
 ) -> Result<(), Result<E, serde_json::Error>> {
     let mut failure = None;
     let mut forward = |item| {
@@ -301,7 +295,7 @@ pub fn read_export<'de, E>(
 
 /// The document, read like [`ExportVisitor`] but handing flags over one by one.
 struct DocumentSeed<'a> {
-    each: &'a mut dyn FnMut(ExportItem) -> Result<(), ()>,
+    each: &'a mut dyn FnMut(ExportFlag) -> Result<(), ()>,
 }
 
 impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
@@ -323,8 +317,8 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
         let mut seen = false;
         while let Some(key) = map.next_key::<String>()? {
             if key.eq_ignore_ascii_case("flags") {
-                if seen && (self.each)(ExportItem::Restart).is_err() {
-                    return Err(A::Error::custom("flags refused"));
+                if seen {
+                    return Err(A::Error::duplicate_field("Flags"));
                 }
                 seen = true;
                 map.next_value_seed(FlagListSeed {
@@ -343,7 +337,7 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
 
 /// The `Flags` array (or `null`), each element handed over as it is read.
 struct FlagListSeed<'a> {
-    each: &'a mut dyn FnMut(ExportItem) -> Result<(), ()>,
+    each: &'a mut dyn FnMut(ExportFlag) -> Result<(), ()>,
 }
 
 impl<'de> DeserializeSeed<'de> for FlagListSeed<'_> {
@@ -375,7 +369,7 @@ impl<'de> Visitor<'de> for FlagListSeed<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(flag) = seq.next_element::<ExportFlag>()? {
-            if (self.each)(ExportItem::Flag(flag)).is_err() {
+            if (self.each)(flag).is_err() {
                 return Err(A::Error::custom("flag refused"));
             }
         }
