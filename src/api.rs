@@ -256,7 +256,7 @@ impl Api {
                 return Answer::framework(StatusCode::BAD_REQUEST, 400, &message);
             }
         };
-        self.answer(route, &document, Form::Post).await
+        self.answer(route, document, Form::Post).await
     }
 
     async fn get(self: &Arc<Self>, route: Route, request: &Request<Incoming>) -> Answer {
@@ -288,10 +288,10 @@ impl Api {
             }
         };
         request::numbers_as_float64(&mut value);
-        self.answer(route, &Document::from(value), Form::Get).await
+        self.answer(route, Document::from(value), Form::Get).await
     }
 
-    async fn answer(self: &Arc<Self>, route: Route, document: &Document, form: Form) -> Answer {
+    async fn answer(self: &Arc<Self>, route: Route, document: Document, form: Form) -> Answer {
         if !self.store.is_loaded() {
             return Answer::message(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -299,7 +299,7 @@ impl Api {
             );
         }
         let outcome = match route {
-            Route::Batch => match request::decode_batch(document) {
+            Route::Batch => match request::decode_batch(&document) {
                 Err(error) => Err(refuse(error, form, "evaluationBatchRequest")),
                 Ok(batch) if batch_work(&batch) <= INLINE_BATCH_WORK => self.evaluate_batch(&batch),
                 // Big batches run on the blocking pool so they cannot stall the async workers

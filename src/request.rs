@@ -75,13 +75,13 @@ const BATCH_FIELDS: [&str; 6] = [
 const ENTITY_FIELDS: [&str; 3] = ["entityContext", "entityID", "entityType"];
 
 /// Decodes and validates a single evaluation's `evalContext`.
-pub fn decode_eval_context(document: &Document) -> Result<EvalContext, RequestError> {
+pub fn decode_eval_context(document: Document) -> Result<EvalContext, RequestError> {
     let members = match document {
         Document::Object(members) => members,
         Document::Other(Value::Null) => return Ok(EvalContext::default()),
         Document::Other(other) => {
             return Err(RequestError::Type(top_level_error(
-                other,
+                &other,
                 "models.EvalContext",
             )))
         }
@@ -91,20 +91,23 @@ pub fn decode_eval_context(document: &Document) -> Result<EvalContext, RequestEr
     let mut context = EvalContext::default();
     let mut flag_id: i64 = 0;
     for (key, value) in members {
-        match struct_field(key, &EVAL_CONTEXT_FIELDS) {
-            Some(name @ "enableDebug") => errors.bool(value, name, &mut context.enable_debug),
-            Some("entityContext") => context.entity_context = non_null(value),
-            Some(name @ "entityID") => errors.string(value, name, &mut context.entity_id),
-            Some(name @ "entityType") => errors.string(value, name, &mut context.entity_type),
-            Some(name @ "flagID") => errors.int64(value, name, &mut flag_id),
-            Some(name @ "flagKey") => errors.string(value, name, &mut context.flag_key),
+        match struct_field(&key, &EVAL_CONTEXT_FIELDS) {
+            Some(name @ "enableDebug") => errors.bool(&value, name, &mut context.enable_debug),
+            // Taken over, not copied: the request owns its context.
+            Some("entityContext") => {
+                context.entity_context = (!matches!(value, Value::Null)).then(|| Arc::new(value))
+            }
+            Some(name @ "entityID") => errors.string(&value, name, &mut context.entity_id),
+            Some(name @ "entityType") => errors.string(&value, name, &mut context.entity_type),
+            Some(name @ "flagID") => errors.int64(&value, name, &mut flag_id),
+            Some(name @ "flagKey") => errors.string(&value, name, &mut context.flag_key),
             Some(name @ "flagTags") => {
                 let mut tags = Some(std::mem::take(&mut context.flag_tags));
-                errors.strings(value, name, &mut tags);
+                errors.strings(&value, name, &mut tags);
                 context.flag_tags = tags.unwrap_or_default();
             }
             Some(name @ "flagTagsOperator") => {
-                errors.string(value, name, &mut context.flag_tags_operator)
+                errors.string(&value, name, &mut context.flag_tags_operator)
             }
             _ => {}
         }
@@ -460,7 +463,7 @@ mod tests {
     use crate::json::parse_members;
 
     fn context(body: &str) -> Result<EvalContext, RequestError> {
-        decode_eval_context(&parse_members(body.as_bytes()).expect("valid JSON"))
+        decode_eval_context(parse_members(body.as_bytes()).expect("valid JSON"))
     }
 
     fn batch(body: &str) -> Result<BatchRequest, RequestError> {

@@ -18,7 +18,7 @@ fn check(data: &[u8]) {
     // The two request decoders, as the API runs them on a POST body.
     let members = json::parse_members(data);
     if let Ok(document) = &members {
-        let _ = request::decode_eval_context(document);
+        let _ = request::decode_eval_context(document.clone());
         let _ = request::decode_batch(document);
     }
 
