@@ -296,21 +296,7 @@ pub fn compile_flags(
 pub fn compile_flag(flag: ExportFlag, version: FlagrVersion) -> Result<Flag, FlagError> {
     let mut segments = Vec::with_capacity(flag.segments.len());
     for segment in flag.segments {
-        let constraints = constraints_of(&segment);
-        let expression = if constraints.is_empty() {
-            None
-        } else {
-            let compiled =
-                expr::compile_segment(&constraints, version.dialect()).map_err(|source| {
-                    FlagError::Constraint {
-                        flag_id: flag.id,
-                        flag_key: flag.key.clone(),
-                        segment_id: segment.id,
-                        source,
-                    }
-                })?;
-            Some(compiled)
-        };
+        let expression = segment_expression(flag.id, &flag.key, &segment, version.dialect())?;
         let distribution = accumulate(&segment);
         segments.push(Segment {
             id: segment.id,
@@ -390,6 +376,27 @@ fn needs_numbering(flag: &ExportFlag) -> bool {
                     .distributions
                     .iter()
                     .any(|share| share.variant_id == 0)
+        })
+}
+
+/// A segment's constraints compiled into one expression for `dialect`; `None` for none.
+fn segment_expression(
+    flag_id: u64,
+    flag_key: &str,
+    segment: &crate::flagr::ExportSegment,
+    dialect: Dialect,
+) -> Result<Option<Expr>, FlagError> {
+    let constraints = constraints_of(segment);
+    if constraints.is_empty() {
+        return Ok(None);
+    }
+    expr::compile_segment(&constraints, dialect)
+        .map(Some)
+        .map_err(|source| FlagError::Constraint {
+            flag_id,
+            flag_key: flag_key.to_owned(),
+            segment_id: segment.id,
+            source,
         })
 }
 
@@ -489,16 +496,8 @@ fn validate_flag(
                     segment.id
                 )));
             }
-            let listed = constraints_of(segment);
-            if constraints && !listed.is_empty() {
-                expr::compile_segment(&listed, Dialect::Flagr12).map_err(|source| {
-                    FlagError::Constraint {
-                        flag_id: flag.id,
-                        flag_key: flag.key.clone(),
-                        segment_id: segment.id,
-                        source,
-                    }
-                })?;
+            if constraints {
+                segment_expression(flag.id, &flag.key, segment, Dialect::Flagr12)?;
             }
         }
     }
