@@ -90,7 +90,7 @@ fn spawn(args: &[String], env: &[(&str, String)]) -> Child {
     command.spawn().expect("binary starts")
 }
 
-/// Which of `ports` the proxy answers on, within a few seconds.
+/// Which of `ports` answers first, within a few seconds.
 fn answering(ports: &[u16]) -> Option<u16> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -116,10 +116,11 @@ fn flags_beat_environment_which_beats_the_config_file() {
     )
     .expect("config written");
     let base = vec!["--config".to_string(), config.display().to_string()];
-    let ports = [file_port, env_port, flag_port];
+    // Each step waits for its own port only: a port of another step may meanwhile be reused
+    // by a server of another test, and would answer for the wrong reason.
 
     let mut child = spawn(&base, &[]);
-    assert_eq!(answering(&ports), Some(file_port), "the file applies");
+    assert_eq!(answering(&[file_port]), Some(file_port), "the file applies");
     child.kill().expect("kill");
     let _ = child.wait();
 
@@ -128,7 +129,7 @@ fn flags_beat_environment_which_beats_the_config_file() {
         &[("VEXILLA_LISTEN", format!("127.0.0.1:{env_port}"))],
     );
     assert_eq!(
-        answering(&ports),
+        answering(&[env_port]),
         Some(env_port),
         "the environment beats the file"
     );
@@ -142,7 +143,7 @@ fn flags_beat_environment_which_beats_the_config_file() {
         &[("VEXILLA_LISTEN", format!("127.0.0.1:{env_port}"))],
     );
     assert_eq!(
-        answering(&ports),
+        answering(&[flag_port]),
         Some(flag_port),
         "the flag beats the environment"
     );
