@@ -78,7 +78,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn(args: &[String], env: &[(&str, String)]) -> Child {
+/// A started proxy, stopped when dropped, so a failing assertion leaves no process behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[String], env: &[(&str, String)]) -> Running {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"));
     command
         .args(args)
@@ -87,7 +97,7 @@ fn spawn(args: &[String], env: &[(&str, String)]) -> Child {
     for (name, value) in env {
         command.env(name, value);
     }
-    command.spawn().expect("binary starts")
+    Running(command.spawn().expect("binary starts"))
 }
 
 /// Which of `ports` answers first, within a few seconds.
@@ -119,12 +129,11 @@ fn flags_beat_environment_which_beats_the_config_file() {
     // Each step waits for its own port only: a port of another step may meanwhile be reused
     // by a server of another test, and would answer for the wrong reason.
 
-    let mut child = spawn(&base, &[]);
+    let child = spawn(&base, &[]);
     assert_eq!(answering(&[file_port]), Some(file_port), "the file applies");
-    child.kill().expect("kill");
-    let _ = child.wait();
+    drop(child);
 
-    let mut child = spawn(
+    let child = spawn(
         &base,
         &[("VEXILLA_LISTEN", format!("127.0.0.1:{env_port}"))],
     );
@@ -133,12 +142,11 @@ fn flags_beat_environment_which_beats_the_config_file() {
         Some(env_port),
         "the environment beats the file"
     );
-    child.kill().expect("kill");
-    let _ = child.wait();
+    drop(child);
 
     let mut with_flag = base.clone();
     with_flag.extend(["--listen".to_string(), format!("127.0.0.1:{flag_port}")]);
-    let mut child = spawn(
+    let child = spawn(
         &with_flag,
         &[("VEXILLA_LISTEN", format!("127.0.0.1:{env_port}"))],
     );
@@ -147,8 +155,7 @@ fn flags_beat_environment_which_beats_the_config_file() {
         Some(flag_port),
         "the flag beats the environment"
     );
-    child.kill().expect("kill");
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_file(config);
 }
 
@@ -200,7 +207,7 @@ fn healthcheck_reports_readiness_for_images_without_a_shell() {
     };
     assert_eq!(probe(), Some(1), "nothing listens yet");
 
-    let mut child = spawn(
+    let child = spawn(
         &[
             "--listen".into(),
             format!("127.0.0.1:{api}"),
@@ -236,8 +243,7 @@ fn healthcheck_reports_readiness_for_images_without_a_shell() {
     assert_eq!(with_config.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("ready"), "{stderr}");
     let _ = std::fs::remove_file(config);
-    child.kill().expect("kill");
-    let _ = child.wait();
+    drop(child);
 }
 
 #[test]
