@@ -7,7 +7,7 @@
 //! snapshot whole; they are debounced so a burst of changes costs one write.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -62,15 +62,15 @@ pub fn load_as(
     store: &FlagStore,
     configured: Option<FlagrVersion>,
 ) -> Result<(usize, FlagrVersion), SnapshotError> {
-    let saved = match read_header(path)?.meta.flagr_version.as_str() {
+    // Read whole, like an export from the upstream: parsing from memory is faster than from a
+    // reader, and a start is when speed matters; the bytes go as soon as the flags are built.
+    let bytes = fs::read(path)?;
+    let saved = match header_of(&bytes)?.flagr_version.as_str() {
         "1.1" => FlagrVersion::V1_1,
         "1.2" => FlagrVersion::V1_2,
         other => return Err(SnapshotError::Version(other.to_owned())),
     };
     let version = configured.unwrap_or(saved);
-    // Read whole, like an export from the upstream: parsing from memory is faster than from a
-    // reader, and a start is when speed matters; the bytes go as soon as the flags are built.
-    let bytes = fs::read(path)?;
     let flags =
         flag::compile_document(&bytes, version, FlagSource::Upstream).map_err(LoadError::from)?;
     drop(bytes);
@@ -79,20 +79,17 @@ pub fn load_as(
     Ok((count, version))
 }
 
-/// The header, which this proxy writes first: then only the file's start is read for it. A
-/// file with the header elsewhere (an older layout) is read whole for it.
-fn read_header(path: &Path) -> Result<Header, SnapshotError> {
+/// The header, which this proxy writes first: then only the document's start is parsed for
+/// it. A document with the header elsewhere (an older layout) is parsed whole for it.
+fn header_of(bytes: &[u8]) -> Result<Meta, SnapshotError> {
     const LEAD: &[u8] = b"{\"VexillaSnapshot\":";
-    let mut start = Vec::with_capacity(4096);
-    File::open(path)?.take(4096).read_to_end(&mut start)?;
-    if let Some(rest) = start.strip_prefix(LEAD) {
+    if let Some(rest) = bytes.strip_prefix(LEAD) {
         let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<Meta>();
         if let Some(Ok(meta)) = values.next() {
-            return Ok(Header { meta });
+            return Ok(meta);
         }
     }
-    let file = std::io::BufReader::with_capacity(1 << 16, File::open(path)?);
-    Ok(serde_json::from_reader(file)?)
+    Ok(serde_json::from_slice::<Header>(bytes)?.meta)
 }
 
 /// Writes `flags` to `path` atomically.

@@ -228,11 +228,11 @@ impl FlagStore {
             .filter(|id| order == SnapshotOrder::Authoritative || !self.fresh.contains_key(*id))
             .copied()
             .collect();
-        // Tag member lists are republished once at the end, not once per flag: a tag shared
-        // by thousands of flags would otherwise be rebuilt thousands of times.
         // Flags are swapped in before anything is taken out, and a key a flag gave up is
         // dropped only after every flag had the chance to take it over: a key that moves from
-        // one flag to another always finds one of them.
+        // one flag to another always finds one of them. Tag member lists are republished once
+        // at the end, not once per flag (a tag shared by thousands of flags would otherwise be
+        // rebuilt thousands of times).
         let mut touched = BTreeSet::new();
         let mut given_up = Vec::new();
         for flag in incoming.into_values() {
@@ -337,12 +337,18 @@ impl FlagStore {
             self.by_key.insert(flag.key.clone(), flag.clone());
         }
 
-        if previous.as_ref().is_some_and(|p| p.tags == flag.tags) {
-            membership.flags.insert(flag.id, flag);
-            return Upsert::Applied;
-        }
-        if previous.is_none() {
-            for tag in &flag.tags {
+        // A flag has a handful of tags: plain scans find what it left and what it joined.
+        let old_tags: &[String] = previous.as_ref().map_or(&[], |p| p.tags.as_slice());
+        if old_tags != flag.tags.as_slice() {
+            for tag in old_tags.iter().filter(|tag| !flag.tags.contains(tag)) {
+                if let Some(members) = membership.tags.get_mut(tag.as_str()) {
+                    members.remove(&flag.id);
+                }
+                if !touched.contains(tag.as_str()) {
+                    touched.insert(tag.clone());
+                }
+            }
+            for tag in flag.tags.iter().filter(|tag| !old_tags.contains(tag)) {
                 match membership.tags.get_mut(tag.as_str()) {
                     Some(members) => {
                         members.insert(flag.id);
@@ -357,27 +363,6 @@ impl FlagStore {
                     touched.insert(tag.clone());
                 }
             }
-            membership.flags.insert(flag.id, flag);
-            return Upsert::Applied;
-        }
-        let old_tags: BTreeSet<&str> = previous
-            .iter()
-            .flat_map(|p| p.tags.iter().map(String::as_str))
-            .collect();
-        let new_tags: BTreeSet<&str> = flag.tags.iter().map(String::as_str).collect();
-        for tag in old_tags.difference(&new_tags) {
-            if let Some(members) = membership.tags.get_mut(*tag) {
-                members.remove(&flag.id);
-            }
-            touched.insert(tag.to_string());
-        }
-        for tag in new_tags.difference(&old_tags) {
-            membership
-                .tags
-                .entry(tag.to_string())
-                .or_default()
-                .insert(flag.id);
-            touched.insert(tag.to_string());
         }
         membership.flags.insert(flag.id, flag);
         Upsert::Applied
