@@ -336,8 +336,7 @@ impl Api {
     fn evaluate_single(&self, context: EvalContext) -> Result<Vec<u8>, Refusal> {
         let options = self.options();
         let flag = self.lookup(&context);
-        let requested_key = context.flag_key.clone();
-        let result = eval::evaluate(flag.as_deref(), &requested_key, context, options)?;
+        let result = eval::evaluate(flag.as_deref(), &context.flag_key, &context, options)?;
         let mut out = Vec::with_capacity(512);
         response::write_result(
             &mut out,
@@ -416,6 +415,14 @@ impl Api {
             }
             Ok(())
         };
+        // One context serves every evaluation: each selector's field is set only while its
+        // flags are evaluated, as Flagr's per-evaluation contexts carry only their own selector.
+        let mut context = EvalContext {
+            enable_debug: batch.enable_debug,
+            ..EvalContext::default()
+        };
+        let mut tag_list = tags.to_vec();
+        let mut tag_operator = batch.flag_tags_operator.clone().unwrap_or_default();
         for entity in &batch.entities {
             if selector_count == 0 {
                 continue;
@@ -423,40 +430,33 @@ impl Api {
             let Some(entity) = entity else {
                 return Err(Crash("a batch entity is null").into());
             };
-            let base = EvalContext {
-                enable_debug: batch.enable_debug,
-                entity_context: entity.entity_context.clone(),
-                entity_id: entity.entity_id.clone(),
-                entity_type: entity.entity_type.clone(),
-                ..EvalContext::default()
-            };
-            for flag in &tagged {
-                let context = EvalContext {
-                    flag_tags: tags.to_vec(),
-                    flag_tags_operator: batch.flag_tags_operator.clone().unwrap_or_default(),
-                    ..base.clone()
-                };
-                let result = eval::evaluate(Some(flag), "", context, options)?;
-                write(&mut out, &result)?;
+            context.entity_context.clone_from(&entity.entity_context);
+            context.entity_id.clone_from(&entity.entity_id);
+            context.entity_type.clone_from(&entity.entity_type);
+            if !tagged.is_empty() {
+                std::mem::swap(&mut context.flag_tags, &mut tag_list);
+                std::mem::swap(&mut context.flag_tags_operator, &mut tag_operator);
+                for flag in &tagged {
+                    let result = eval::evaluate(Some(flag), "", &context, options)?;
+                    write(&mut out, &result)?;
+                }
+                std::mem::swap(&mut context.flag_tags, &mut tag_list);
+                std::mem::swap(&mut context.flag_tags_operator, &mut tag_operator);
             }
             for id in &flag_ids {
-                let context = EvalContext {
-                    flag_id: *id,
-                    ..base.clone()
-                };
+                context.flag_id = *id;
                 let flag = self.lookup(&context);
-                let result = eval::evaluate(flag.as_deref(), "", context, options)?;
+                let result = eval::evaluate(flag.as_deref(), "", &context, options)?;
                 write(&mut out, &result)?;
             }
+            context.flag_id = 0;
             for key in &flag_keys {
-                let context = EvalContext {
-                    flag_key: key.clone(),
-                    ..base.clone()
-                };
+                context.flag_key.clone_from(key);
                 let flag = self.lookup(&context);
-                let result = eval::evaluate(flag.as_deref(), key, context, options)?;
+                let result = eval::evaluate(flag.as_deref(), key, &context, options)?;
                 write(&mut out, &result)?;
             }
+            context.flag_key.clear();
         }
         match (count, options.version) {
             (0, FlagrVersion::V1_1) => out.extend_from_slice(b"null"),

@@ -60,10 +60,17 @@ pub enum FlagRef<'f> {
     },
 }
 
-/// The outcome of evaluating one flag for one entity.
+/// The outcome of evaluating one flag for one entity. It borrows the request's context, so an
+/// evaluation copies nothing from it.
 #[derive(Debug, Clone)]
 pub struct EvalResult<'f> {
-    pub context: EvalContext,
+    /// The request's context. Its entity ID and type are answered as `entity_id()` and
+    /// `entity_type` give them, which evaluation may have filled in.
+    pub context: &'f EvalContext,
+    /// The ID made up for an entity that came without one.
+    pub generated_entity_id: Option<GeneratedId>,
+    /// The context's entity type, or the flag's when the flag names one.
+    pub entity_type: &'f str,
     pub flag: FlagRef<'f>,
     /// `evalDebugLog.msg`; empty is omitted.
     pub msg: &'static str,
@@ -75,6 +82,47 @@ pub struct EvalResult<'f> {
     pub segment_id: u64,
     /// The assigned variant's ID and, when the flag lists it, the variant itself.
     pub variant: Option<(u64, Option<&'f Variant>)>,
+}
+
+impl EvalResult<'_> {
+    /// The entity ID the answer's context carries.
+    pub fn entity_id(&self) -> &str {
+        match &self.generated_entity_id {
+            Some(generated) => generated.as_str(),
+            None => &self.context.entity_id,
+        }
+    }
+}
+
+/// Flagr's `randomly_generated_<rand.Int31()>`, held without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct GeneratedId {
+    text: [u8; GeneratedId::CAPACITY],
+    len: u8,
+}
+
+impl GeneratedId {
+    const PREFIX: &'static [u8] = b"randomly_generated_";
+    /// The prefix and the ten digits of the largest 31-bit number.
+    const CAPACITY: usize = GeneratedId::PREFIX.len() + 10;
+
+    /// A fresh random ID.
+    pub fn random() -> GeneratedId {
+        let mut text = [0; GeneratedId::CAPACITY];
+        text[..GeneratedId::PREFIX.len()].copy_from_slice(GeneratedId::PREFIX);
+        let mut buffer = [0; 20];
+        let digits = crate::json::u64_digits(u64::from(random_u31()), &mut buffer);
+        let len = GeneratedId::PREFIX.len() + digits.len();
+        text[GeneratedId::PREFIX.len()..len].copy_from_slice(digits);
+        GeneratedId {
+            text,
+            len: len as u8,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or_default()
+    }
 }
 
 /// Flagr crashed on this input (a Go panic, HTTP 500 with a plain-text body).
@@ -92,7 +140,7 @@ pub const MSG_NO_SEGMENTS: &str = "has no segments";
 pub fn evaluate<'f>(
     flag: Option<&'f Flag>,
     requested_key: &'f str,
-    mut context: EvalContext,
+    context: &'f EvalContext,
     options: EvalOptions,
 ) -> Result<EvalResult<'f>, Crash> {
     let Some(flag) = flag else {
@@ -119,12 +167,16 @@ pub fn evaluate<'f>(
         ));
     }
 
-    if context.entity_id.is_empty() {
-        context.entity_id = random_entity_id();
-    }
-    if !flag.entity_type.is_empty() {
-        context.entity_type.clone_from(&flag.entity_type);
-    }
+    let generated_entity_id = context.entity_id.is_empty().then(GeneratedId::random);
+    let entity_id = match &generated_entity_id {
+        Some(generated) => generated.as_str(),
+        None => &context.entity_id,
+    };
+    let entity_type = if flag.entity_type.is_empty() {
+        &context.entity_type
+    } else {
+        &flag.entity_type
+    };
 
     let debug = context.enable_debug && options.debug_enabled;
     let mut logs = Vec::new();
@@ -142,7 +194,7 @@ pub fn evaluate<'f>(
                 }
             }
             SegmentMatch::Yes => {
-                let outcome = rollout(flag, segment, &context.entity_id, debug)?;
+                let outcome = rollout(flag, segment, entity_id, debug)?;
                 if debug {
                     let msg = format!("matched all constraints. {}", outcome.msg);
                     logs.push(SegmentLog {
@@ -168,6 +220,8 @@ pub fn evaluate<'f>(
     };
     Ok(EvalResult {
         context,
+        generated_entity_id,
+        entity_type,
         flag: FlagRef::Found(flag),
         msg: "",
         msg_flag_id: 0,
@@ -178,13 +232,15 @@ pub fn evaluate<'f>(
 }
 
 fn blank<'f>(
-    context: EvalContext,
+    context: &'f EvalContext,
     flag: FlagRef<'f>,
     msg: &'static str,
     msg_flag_id: u64,
 ) -> EvalResult<'f> {
     EvalResult {
         context,
+        generated_entity_id: None,
+        entity_type: &context.entity_type,
         flag,
         msg,
         msg_flag_id,
@@ -348,11 +404,6 @@ thread_local! {
     static RANDOM: Cell<u64> = Cell::new(RandomState::new().build_hasher().finish() | 1);
 }
 
-/// Flagr's `randomly_generated_<rand.Int31()>` entity ID.
-pub fn random_entity_id() -> String {
-    format!("randomly_generated_{}", random_u31())
-}
-
 /// A random number in `0..2^31`, like Go's `rand.Int31()`.
 pub fn random_u31() -> u32 {
     // xorshift64*, seeded per thread from the standard library's random hash keys: the values
@@ -419,8 +470,9 @@ mod tests {
     #[test]
     fn random_ids_have_flagr_form() {
         for _ in 0..1000 {
-            let id = random_entity_id();
-            let number: u64 = id
+            let generated = GeneratedId::random();
+            let number: u64 = generated
+                .as_str()
                 .strip_prefix("randomly_generated_")
                 .and_then(|n| n.parse().ok())
                 .expect("flagr form");

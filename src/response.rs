@@ -33,7 +33,7 @@ pub fn write_result(
         out.extend_from_slice(b"\"dataRecordsEnabled\":true,");
     }
     out.extend_from_slice(b"\"evalContext\":");
-    write_context(out, &result.context);
+    write_context(out, result.context, result.entity_id(), result.entity_type);
 
     out.extend_from_slice(b",\"evalDebugLog\":{");
     if !result.msg.is_empty() {
@@ -121,8 +121,9 @@ pub fn write_result(
     out.push(b'}');
 }
 
-/// Appends an `evalContext` object, omitting empty fields as Flagr does.
-pub fn write_context(out: &mut Vec<u8>, context: &EvalContext) {
+/// Appends an `evalContext` object with the given entity ID and type in place of the context's,
+/// omitting empty fields as Flagr does.
+pub fn write_context(out: &mut Vec<u8>, context: &EvalContext, entity_id: &str, entity_type: &str) {
     let mut fields = FieldWriter::new(out);
     if context.enable_debug {
         fields.name("enableDebug").extend_from_slice(b"true");
@@ -130,11 +131,11 @@ pub fn write_context(out: &mut Vec<u8>, context: &EvalContext) {
     if let Some(entity_context) = &context.entity_context {
         write_value(fields.name("entityContext"), entity_context);
     }
-    if !context.entity_id.is_empty() {
-        write_string(fields.name("entityID"), &context.entity_id);
+    if !entity_id.is_empty() {
+        write_string(fields.name("entityID"), entity_id);
     }
-    if !context.entity_type.is_empty() {
-        write_string(fields.name("entityType"), &context.entity_type);
+    if !entity_type.is_empty() {
+        write_string(fields.name("entityType"), entity_type);
     }
     if context.flag_id != 0 {
         push_number(fields.name("flagID"), context.flag_id);
@@ -279,13 +280,13 @@ mod tests {
             ..EvalContext::default()
         };
         let mut out = Vec::new();
-        write_context(&mut out, &context);
+        write_context(&mut out, &context, &context.entity_id, "");
         assert_eq!(
             String::from_utf8(out).expect("utf-8"),
             r#"{"enableDebug":true,"entityID":"u1","flagID":3,"flagTags":["a"],"flagTagsOperator":"ANY"}"#
         );
         let mut out = Vec::new();
-        write_context(&mut out, &EvalContext::default());
+        write_context(&mut out, &EvalContext::default(), "", "");
         assert_eq!(out, b"{}");
     }
 }
