@@ -177,6 +177,12 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if !needs_look(bytes) {
+        // Most strings: written as they are.
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
 
     let mut run = 0;
     let mut i = 0;
@@ -224,6 +230,34 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Whether any byte of `bytes` is one [`NEEDS_LOOK`] marks, tested eight at a time.
+fn needs_look(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut found = false;
+    for word in &mut words {
+        found |= word_needs_look(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+    }
+    let rest = words.remainder();
+    // The rest, padded with a byte that needs no look.
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    found | word_needs_look(u64::from_le_bytes(last))
+}
+
+/// Whether any byte of `word` is one [`NEEDS_LOOK`] marks. Exact: a byte's test can only be
+/// disturbed by a borrow from a lower byte that itself tested positive.
+fn word_needs_look(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    (below(word, 0x20)
+        | zero_byte(word ^ (ONES * u64::from(b'"')))
+        | zero_byte(word ^ (ONES * u64::from(b'\\')))
+        | zero_byte(word ^ (ONES * 0xE2)))
+        != 0
+}
+
 /// The bytes a string writer must look at: controls, `"`, `\\`, and 0xE2 (the lead byte of
 /// U+2028 and U+2029).
 const NEEDS_LOOK: [bool; 256] = {
@@ -243,6 +277,63 @@ const NEEDS_LOOK: [bool; 256] = {
 mod tests {
     use super::*;
     use crate::json::{parse, Map, Number};
+
+    #[test]
+    fn word_test_agrees_with_the_byte_table() {
+        let fillers = [b'a', b' ', 0x21, 0x7F, 0x80, 0xE1, 0xE3, 0xFF];
+        for filler in fillers {
+            for byte in 0..=255u8 {
+                for position in 0..8 {
+                    let mut word = [filler; 8];
+                    word[position] = byte;
+                    assert_eq!(
+                        word_needs_look(u64::from_le_bytes(word)),
+                        NEEDS_LOOK[usize::from(byte)] || NEEDS_LOOK[usize::from(filler)],
+                        "{word:?}"
+                    );
+                }
+            }
+        }
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..100_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let any = state
+                .to_le_bytes()
+                .iter()
+                .any(|&b| NEEDS_LOOK[usize::from(b)]);
+            assert_eq!(word_needs_look(state), any, "{state:#x}");
+        }
+    }
+
+    #[test]
+    fn escapes_land_right_at_every_offset() {
+        for special in [
+            "\"", "\\", "\n", "\u{1}", "\u{2028}", "\u{2029}", "\u{2027}", "é",
+        ] {
+            for position in 0..20 {
+                let mut text = "abcdefghijklmnopqrst".to_string();
+                text.insert_str(position, special);
+                let mut expected = String::from("\"");
+                for c in text.chars() {
+                    match c {
+                        '"' => expected.push_str("\\\""),
+                        '\\' => expected.push_str("\\\\"),
+                        '\n' => expected.push_str("\\n"),
+                        '\u{1}' => expected.push_str("\\u0001"),
+                        '\u{2028}' => expected.push_str("\\u2028"),
+                        '\u{2029}' => expected.push_str("\\u2029"),
+                        other => expected.push(other),
+                    }
+                }
+                expected.push('"');
+                let mut out = Vec::new();
+                write_string(&mut out, &text);
+                assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+            }
+        }
+    }
 
     #[test]
     fn string_escapes() {
