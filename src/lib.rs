@@ -15,6 +15,8 @@
 //! - `webhook`: the `/webhook` listener (verification, event parsing); `refresh`: the
 //!   per-flag re-fetch behind it; `secret`: keys and tokens that never print.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod api;
 pub mod compat;

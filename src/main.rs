@@ -1,6 +1,8 @@
 //! The `vexilla-proxy` binary: parse the configuration, set up logging, run until SIGTERM or
 //! SIGINT.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
