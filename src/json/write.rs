@@ -42,7 +42,7 @@ fn write_shallow(out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
                 if index > 0 {
                     out.push(b',');
                 }
-                if !write_shallow(out, item, depth + 1) {
+                if !write_member(out, item, depth + 1) {
                     return false;
                 }
             }
@@ -58,7 +58,7 @@ fn write_shallow(out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
                     out.push(b',');
                 }
                 write_key(out, key);
-                if !write_shallow(out, item, depth + 1) {
+                if !write_member(out, item, depth + 1) {
                     return false;
                 }
             }
@@ -69,7 +69,21 @@ fn write_shallow(out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
     true
 }
 
+/// Writes an array's element or an object's member value: scalars, most of them, without
+/// another round of recursion.
+#[inline(always)]
+fn write_member(out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Array(_) | Value::Object(_) => write_shallow(out, value, depth),
+        scalar => {
+            write_scalar(out, scalar);
+            true
+        }
+    }
+}
+
 /// Writes a value that is neither an array nor an object.
+#[inline]
 fn write_scalar(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
@@ -179,7 +193,7 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     if !needs_look(bytes) {
         // Most strings: written as they are.
-        out.extend_from_slice(bytes);
+        append(out, bytes);
         out.push(b'"');
         return;
     }
@@ -230,18 +244,86 @@ pub fn write_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Whether any byte of `bytes` is one [`NEEDS_LOOK`] marks, tested eight at a time.
+/// Whether any byte of `bytes` is one [`NEEDS_LOOK`] marks, tested eight at a time. The
+/// words may overlap: a byte tested twice changes nothing, so the tail and short strings need
+/// no padded copy.
 fn needs_look(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    let mut found = false;
-    for word in &mut words {
-        found |= word_needs_look(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+    let n = bytes.len();
+    if n >= 8 {
+        let mut found = word_needs_look(last_word(bytes));
+        for word in bytes.chunks_exact(8) {
+            found |= word_needs_look(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        }
+        found
+    } else if n >= 4 {
+        let (first, last) = (first_half_word(bytes), last_half_word(bytes));
+        word_needs_look(u64::from(first) | u64::from(last) << 32)
+    } else if let (Some(&a), Some(&b)) = (bytes.first(), bytes.last()) {
+        // One to three bytes: the first, the middle (for three) and the last, padded with
+        // spaces, which need no look.
+        let middle = bytes.get(1).copied().unwrap_or(b' ');
+        let padded = [a, middle, b, b' ', b' ', b' ', b' ', b' '];
+        word_needs_look(u64::from_le_bytes(padded))
+    } else {
+        false
     }
-    let rest = words.remainder();
-    // The rest, padded with a byte that needs no look.
-    let mut last = [b' '; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    found | word_needs_look(u64::from_le_bytes(last))
+}
+
+/// Appends `bytes`; up to 16 bytes go as two overlapping fixed-size stores rather than a call
+/// to `memcpy`, which costs more than the copy for the short keys and values most JSON has.
+fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    let start = out.len();
+    match n {
+        0..=3 => {
+            for &byte in bytes {
+                out.push(byte);
+            }
+        }
+        4..=7 => {
+            out.extend_from_slice(&first_half_word(bytes).to_le_bytes());
+            out.truncate(start + n - 4);
+            out.extend_from_slice(&last_half_word(bytes).to_le_bytes());
+        }
+        8..=16 => {
+            out.extend_from_slice(&first_word(bytes).to_le_bytes());
+            out.truncate(start + n - 8);
+            out.extend_from_slice(&last_word(bytes).to_le_bytes());
+        }
+        _ => out.extend_from_slice(bytes),
+    }
+}
+
+/// The first eight bytes as a word (zero where `bytes` is shorter).
+fn first_word(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(
+        bytes
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+    )
+}
+
+/// The last eight bytes as a word (zero where `bytes` is shorter).
+fn last_word(bytes: &[u8]) -> u64 {
+    let tail = bytes.get(bytes.len().wrapping_sub(8)..);
+    u64::from_le_bytes(tail.and_then(|b| b.try_into().ok()).unwrap_or_default())
+}
+
+/// The first four bytes as a word (zero where `bytes` is shorter).
+fn first_half_word(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(
+        bytes
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or_default(),
+    )
+}
+
+/// The last four bytes as a word (zero where `bytes` is shorter).
+fn last_half_word(bytes: &[u8]) -> u32 {
+    let tail = bytes.get(bytes.len().wrapping_sub(4)..);
+    u32::from_le_bytes(tail.and_then(|b| b.try_into().ok()).unwrap_or_default())
 }
 
 /// Whether any byte of `word` is one [`NEEDS_LOOK`] marks. Exact: a byte's test can only be
@@ -312,8 +394,8 @@ mod tests {
         for special in [
             "\"", "\\", "\n", "\u{1}", "\u{2028}", "\u{2029}", "\u{2027}", "é",
         ] {
-            for position in 0..20 {
-                let mut text = "abcdefghijklmnopqrst".to_string();
+            for (length, position) in (0..=24).flat_map(|n| (0..=n).map(move |p| (n, p))) {
+                let mut text = "abcdefghijklmnopqrstuvwx"[..length].to_string();
                 text.insert_str(position, special);
                 let mut expected = String::from("\"");
                 for c in text.chars() {
@@ -330,6 +412,19 @@ mod tests {
                 expected.push('"');
                 let mut out = Vec::new();
                 write_string(&mut out, &text);
+                assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_strings_of_every_length_copy_exactly() {
+        let source = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ";
+        for length in 0..=source.len() {
+            for already in ["", "x", "[1,2,"] {
+                let mut out = already.as_bytes().to_vec();
+                write_string(&mut out, &source[..length]);
+                let expected = format!("{already}\"{}\"", &source[..length]);
                 assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
             }
         }
