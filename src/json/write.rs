@@ -83,7 +83,7 @@ fn write_member(out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
 }
 
 /// Writes a value that is neither an array nor an object.
-#[inline]
+#[inline(always)]
 fn write_scalar(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
@@ -173,7 +173,26 @@ pub fn u64_digits(value: u64, buffer: &mut [u8; 20]) -> &[u8] {
 
 /// Appends `value` in decimal without allocating.
 pub fn write_u64(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(u64_digits(value, &mut [0; 20]));
+    if value >= 100_000_000 {
+        out.extend_from_slice(u64_digits(value, &mut [0; 20]));
+        return;
+    }
+    // Up to eight digits: gathered in one word, the first digit in its lowest byte, which is
+    // appended whole and cut to length rather than copied by a call to `memcpy`.
+    let mut word = 0u64;
+    let mut length = 0;
+    let mut rest = value;
+    loop {
+        word = word << 8 | (u64::from(b'0') + rest % 10);
+        length += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let start = out.len();
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(start + length);
 }
 
 fn write_key(out: &mut Vec<u8>, key: &str) {
@@ -189,14 +208,20 @@ fn write_key(out: &mut Vec<u8>, key: &str) {
 /// This is Go before 1.22; Go 1.22 and later write U+0008 and U+000C as `\b` and `\f`.
 pub fn write_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
+    if needs_look(bytes) {
+        write_escaped(out, bytes);
+    } else {
+        // Most strings: written as they are.
+        write_plain(out, bytes);
+    }
+}
+
+/// [`write_string`] for a string that has something to escape; apart, so the common path
+/// stays small.
+#[inline(never)]
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    if !needs_look(bytes) {
-        // Most strings: written as they are.
-        append(out, bytes);
-        out.push(b'"');
-        return;
-    }
 
     let mut run = 0;
     let mut i = 0;
@@ -269,29 +294,41 @@ fn needs_look(bytes: &[u8]) -> bool {
     }
 }
 
-/// Appends `bytes`; up to 16 bytes go as two overlapping fixed-size stores rather than a call
-/// to `memcpy`, which costs more than the copy for the short keys and values most JSON has.
-fn append(out: &mut Vec<u8>, bytes: &[u8]) {
+/// Appends `bytes`, which need no escapes, in quotes. A string of up to 16 bytes is assembled
+/// in a fixed-size block from at most two overlapping words, and the block is appended whole,
+/// then cut to length: fixed-size copies are done inline, where a copy of a length known only
+/// at run time is a call to `memcpy` that costs more than the copy.
+fn write_plain(out: &mut Vec<u8>, bytes: &[u8]) {
     let n = bytes.len();
-    let start = out.len();
+    let mut block = [b'"'; 18];
     match n {
-        0..=3 => {
-            for &byte in bytes {
-                out.push(byte);
-            }
+        0 => {}
+        1..=3 => {
+            // The first, the middle and the last byte: all three of a three-byte string.
+            block[1] = bytes[0];
+            block[1 + n / 2] = bytes[n / 2];
+            block[n] = bytes[n - 1];
         }
         4..=7 => {
-            out.extend_from_slice(&first_half_word(bytes).to_le_bytes());
-            out.truncate(start + n - 4);
-            out.extend_from_slice(&last_half_word(bytes).to_le_bytes());
+            block[1..5].copy_from_slice(&first_half_word(bytes).to_le_bytes());
+            block[n - 3..n + 1].copy_from_slice(&last_half_word(bytes).to_le_bytes());
         }
         8..=16 => {
-            out.extend_from_slice(&first_word(bytes).to_le_bytes());
-            out.truncate(start + n - 8);
-            out.extend_from_slice(&last_word(bytes).to_le_bytes());
+            block[1..9].copy_from_slice(&first_word(bytes).to_le_bytes());
+            block[n - 7..n + 1].copy_from_slice(&last_word(bytes).to_le_bytes());
         }
-        _ => out.extend_from_slice(bytes),
+        _ => {
+            out.reserve(n + 2);
+            out.push(b'"');
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+            return;
+        }
     }
+    block[n + 1] = b'"';
+    let start = out.len();
+    out.extend_from_slice(&block);
+    out.truncate(start + n + 2);
 }
 
 /// The first eight bytes as a word (zero where `bytes` is shorter).
@@ -414,6 +451,20 @@ mod tests {
                 write_string(&mut out, &text);
                 assert_eq!(String::from_utf8(out).expect("utf-8"), expected);
             }
+        }
+    }
+
+    #[test]
+    fn integers_of_every_width_write_as_decimal() {
+        let mut values = vec![0, 1, 9, 10, 99, 100, u64::MAX, u64::MAX - 1];
+        for power in 1..20 {
+            let ten = 10u64.pow(power);
+            values.extend([ten - 1, ten, ten + 1]);
+        }
+        for value in values {
+            let mut out = b"x".to_vec();
+            write_u64(&mut out, value);
+            assert_eq!(String::from_utf8(out).expect("ascii"), format!("x{value}"));
         }
     }
 
