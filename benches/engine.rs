@@ -83,7 +83,7 @@ fn engine(c: &mut Criterion) {
     let simple = compile(json!({"Flags": [simple_flag(1)]})).remove(0);
     let constrained = compile(json!({"Flags": [constrained_flag()]})).remove(0);
     let many = compile(json!({"Flags": (1..=100).map(simple_flag).collect::<Vec<_>>()}));
-    let mut out = Vec::with_capacity(4096);
+    let mut out = Vec::with_capacity(64 * 1024);
 
     let mut group = c.benchmark_group("evaluation");
     group.throughput(Throughput::Elements(1));
@@ -111,9 +111,30 @@ fn engine(c: &mut Criterion) {
             flag_tags_operator: "ANY".into(),
             ..plain.clone()
         };
+        let options = EvalOptions {
+            version: FlagrVersion::V1_2,
+            debug_enabled: true,
+        };
+        let mut rendered = Vec::with_capacity(256);
         b.iter(|| {
+            // As the batch handler does: the entity's context written once, every result
+            // appended to one answer.
+            out.clear();
+            rendered.clear();
+            if let Some(entity_context) = &tagged.entity_context {
+                go_json::write_value(&mut rendered, entity_context);
+            }
             for flag in &many {
-                evaluate_and_write(black_box(flag), &tagged, &mut out, &timestamp);
+                let result =
+                    eval::evaluate(Some(black_box(flag)), "", &tagged, options).expect("no crash");
+                out.push(b',');
+                response::write_result_with(
+                    &mut out,
+                    &result,
+                    options.version,
+                    &timestamp,
+                    Some(&rendered),
+                );
             }
         })
     });

@@ -403,9 +403,15 @@ impl Api {
         out.extend_from_slice(b"{\"evaluationResults\":");
         let mut count = 0usize;
         let max_bytes = self.limits.max_response_bytes;
-        let mut write = |out: &mut Vec<u8>, result: &EvalResult<'_>| -> Result<(), Refusal> {
+        // An entity's context is written once, then copied into each of its results.
+        let mut rendered = Vec::new();
+        let mut write = |out: &mut Vec<u8>,
+                         result: &EvalResult<'_>,
+                         rendered: &[u8]|
+         -> Result<(), Refusal> {
             out.push(if count == 0 { b'[' } else { b',' });
-            response::write_result(out, result, options.version, &timestamp);
+            let rendered = result.context.entity_context.as_ref().map(|_| rendered);
+            response::write_result_with(out, result, options.version, &timestamp, rendered);
             count += 1;
             if out.len() > max_bytes {
                 let message = format!(
@@ -431,6 +437,10 @@ impl Api {
                 return Err(Crash("a batch entity is null").into());
             };
             context.entity_context.clone_from(&entity.entity_context);
+            rendered.clear();
+            if let Some(entity_context) = &context.entity_context {
+                crate::json::write_value(&mut rendered, entity_context);
+            }
             context.entity_id.clone_from(&entity.entity_id);
             context.entity_type.clone_from(&entity.entity_type);
             if !tagged.is_empty() {
@@ -438,7 +448,7 @@ impl Api {
                 std::mem::swap(&mut context.flag_tags_operator, &mut tag_operator);
                 for flag in &tagged {
                     let result = eval::evaluate(Some(flag), "", &context, options)?;
-                    write(&mut out, &result)?;
+                    write(&mut out, &result, &rendered)?;
                 }
                 std::mem::swap(&mut context.flag_tags, &mut tag_list);
                 std::mem::swap(&mut context.flag_tags_operator, &mut tag_operator);
@@ -447,14 +457,14 @@ impl Api {
                 context.flag_id = *id;
                 let flag = self.lookup(&context);
                 let result = eval::evaluate(flag.as_deref(), "", &context, options)?;
-                write(&mut out, &result)?;
+                write(&mut out, &result, &rendered)?;
             }
             context.flag_id = 0;
             for key in &flag_keys {
                 context.flag_key.clone_from(key);
                 let flag = self.lookup(&context);
                 let result = eval::evaluate(flag.as_deref(), key, &context, options)?;
-                write(&mut out, &result)?;
+                write(&mut out, &result, &rendered)?;
             }
             context.flag_key.clear();
         }

@@ -17,6 +17,19 @@ pub fn write_result(
     version: FlagrVersion,
     timestamp: &str,
 ) {
+    write_result_with(out, result, version, timestamp, None);
+}
+
+/// [`write_result`] given the result context's `entityContext` already written as JSON: a
+/// batch writes an entity's context once for all the flags it evaluates for it. `rendered`
+/// must be what `write_value` gives for that context.
+pub fn write_result_with(
+    out: &mut Vec<u8>,
+    result: &EvalResult<'_>,
+    version: FlagrVersion,
+    timestamp: &str,
+    rendered: Option<&[u8]>,
+) {
     out.push(b'{');
     let (flag_id, flag_key, snapshot_id, tags, records) = match result.flag {
         FlagRef::Found(flag) => (
@@ -33,7 +46,13 @@ pub fn write_result(
         out.extend_from_slice(b"\"dataRecordsEnabled\":true,");
     }
     out.extend_from_slice(b"\"evalContext\":");
-    write_context(out, result.context, result.entity_id(), result.entity_type);
+    write_context_with(
+        out,
+        result.context,
+        result.entity_id(),
+        result.entity_type,
+        rendered,
+    );
 
     out.extend_from_slice(b",\"evalDebugLog\":{");
     if !result.msg.is_empty() {
@@ -124,12 +143,27 @@ pub fn write_result(
 /// Appends an `evalContext` object with the given entity ID and type in place of the context's,
 /// omitting empty fields as Flagr does.
 pub fn write_context(out: &mut Vec<u8>, context: &EvalContext, entity_id: &str, entity_type: &str) {
+    write_context_with(out, context, entity_id, entity_type, None);
+}
+
+/// [`write_context`] with the `entityContext` already written, when `rendered` is given.
+fn write_context_with(
+    out: &mut Vec<u8>,
+    context: &EvalContext,
+    entity_id: &str,
+    entity_type: &str,
+    rendered: Option<&[u8]>,
+) {
     let mut fields = FieldWriter::new(out);
     if context.enable_debug {
         fields.name("enableDebug").extend_from_slice(b"true");
     }
     if let Some(entity_context) = &context.entity_context {
-        write_value(fields.name("entityContext"), entity_context);
+        let out = fields.name("entityContext");
+        match rendered {
+            Some(bytes) => out.extend_from_slice(bytes),
+            None => write_value(out, entity_context),
+        }
     }
     if !entity_id.is_empty() {
         write_string(fields.name("entityID"), entity_id);

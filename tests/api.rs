@@ -535,3 +535,58 @@ async fn a_stalled_upstream_body_does_not_hang_the_client() {
     );
     proxy.shutdown().await;
 }
+
+/// A batch writes each entity's context once and copies it into that entity's results: every
+/// result must still be exactly the single evaluation of that entity and flag.
+#[tokio::test]
+async fn batch_results_equal_single_evaluations_entity_by_entity() {
+    let proxy = start_proxy(&[]).await;
+    let address = proxy.api_address;
+    let entities = [
+        r#"{"entityID":"u1","entityContext":{"groups":["beta"],"country":"CA","plan":"pro"}}"#,
+        r#"{"entityID":"u2","entityContext":{"country":"US","note":"quote \" and \u2028"}}"#,
+        r#"{"entityID":"u3"}"#,
+        r#"{"entityID":"u4","entityContext":{"groups":["staff"],"age":42}}"#,
+    ];
+    let keys = ["dark-mode", "new-checkout", "pricing-page", "search-ranker"];
+    let body = format!(
+        r#"{{"entities":[{}],"flagKeys":{}}}"#,
+        entities.join(","),
+        serde_json::to_string(&keys).expect("keys")
+    );
+    let batch = post_json(address, "/api/v1/evaluation/batch", &body).await;
+    assert_eq!(batch.status, 200);
+    let results = batch.json()["evaluationResults"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), entities.len() * keys.len());
+
+    let without_timestamp = |mut value: serde_json::Value| {
+        value
+            .as_object_mut()
+            .expect("a result object")
+            .remove("timestamp");
+        value
+    };
+    let mut index = 0;
+    for entity in entities {
+        for key in keys {
+            let single: serde_json::Value = serde_json::from_str(entity).expect("entity JSON");
+            let mut request = single.as_object().cloned().expect("entity object");
+            request.insert("flagKey".into(), key.into());
+            let request = serde_json::Value::Object(request).to_string();
+            let answer = post_json(address, "/api/v1/evaluation", &request).await;
+            assert_eq!(answer.status, 200, "{request}");
+            let mut expected = without_timestamp(answer.json());
+            // A batch's evaluation context names the selector it came from: the flag key here,
+            // as the single request did.
+            let got = without_timestamp(results[index].clone());
+            expected["evalContext"]["flagKey"] = got["evalContext"]["flagKey"].clone();
+            assert_eq!(got, expected, "entity {entity}, flag {key}");
+            assert_eq!(got["evalContext"]["entityContext"], single["entityContext"]);
+            index += 1;
+        }
+    }
+    proxy.shutdown().await;
+}
