@@ -307,19 +307,16 @@ pub fn compile_flag(flag: ExportFlag, version: FlagrVersion) -> Result<Flag, Fla
         });
     }
 
-    // Lists come from the parser with room to grow; a flag keeps them exactly sized.
-    let mut variants: Vec<Variant> = flag
-        .variants
-        .into_iter()
-        .map(|variant| Variant {
-            id: variant.id,
-            key: variant.key,
-            attachment: variant.attachment,
-        })
-        .collect();
-    variants.shrink_to_fit();
-    let mut tags: Vec<String> = flag.tags.into_iter().map(|tag| tag.value).collect();
-    tags.shrink_to_fit();
+    // Lists come from the parser with room to grow; a flag keeps them in blocks of their exact
+    // size (new ones: a list shrunk in place can keep the allocator's larger block).
+    let mut variants = Vec::with_capacity(flag.variants.len());
+    variants.extend(flag.variants.into_iter().map(|variant| Variant {
+        id: variant.id,
+        key: variant.key,
+        attachment: variant.attachment,
+    }));
+    let mut tags = Vec::with_capacity(flag.tags.len());
+    tags.extend(flag.tags.into_iter().map(|tag| tag.value));
 
     Ok(Flag {
         id: flag.id,
@@ -358,8 +355,9 @@ fn constraints_json(segment_id: u64, constraints: &[ExportConstraint]) -> Option
         out.push(b'}');
     }
     out.push(b']');
-    // Every piece written is UTF-8.
-    String::from_utf8(out).ok().map(String::into_boxed_str)
+    // Every piece written is UTF-8. Copied into a block of its exact size: shrinking the
+    // working buffer in place can leave the allocator's larger block behind it.
+    std::str::from_utf8(&out).ok().map(Box::from)
 }
 
 /// Whether Flagr 1.2's numbering would change anything a compiled flag keeps: a flag,

@@ -180,8 +180,9 @@ impl<'de> Deserialize<'de> for Attachment {
         let value = deserializer.deserialize_map(GoValueVisitor)?;
         let mut out = Vec::new();
         json::write_value(&mut out, &value);
-        let text = String::from_utf8(out).map_err(D::Error::custom)?;
-        Ok(Attachment(text.into_boxed_str()))
+        let text = std::str::from_utf8(&out).map_err(D::Error::custom)?;
+        // An exact-size copy: shrinking the working buffer in place can keep a larger block.
+        Ok(Attachment(Box::from(text)))
     }
 }
 
