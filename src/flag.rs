@@ -144,12 +144,18 @@ pub fn compile_document(
     version: FlagrVersion,
     source: FlagSource,
 ) -> Result<Vec<Arc<Flag>>, DocumentError> {
-    compile_text(
-        serde_json::de::SliceRead::new(bytes),
-        || Ok(crate::flagr::parse_export(bytes)?),
-        version,
-        source,
-    )
+    let whole = || Ok(crate::flagr::parse_export(bytes)?);
+    // Text checked as UTF-8 once, in one pass, is parsed without checking each string again.
+    // A document that is not UTF-8 is parsed as bytes, so its error says where it breaks.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => compile_text(serde_json::de::StrRead::new(text), whole, version, source),
+        Err(_) => compile_text(
+            serde_json::de::SliceRead::new(bytes),
+            whole,
+            version,
+            source,
+        ),
+    }
 }
 
 /// [`compile_document`] for a file, read as it is parsed rather than held whole.
@@ -563,6 +569,20 @@ fn take_next(id: &mut u64, next: &mut u64) {
 mod tests {
     use super::*;
     use crate::flagr::parse_export;
+
+    #[test]
+    fn a_document_that_is_not_utf8_is_refused_where_it_breaks() {
+        let bytes = b"{\"Flags\":[{\"ID\":1,\"Key\":\"caf\xe9\",\"Enabled\":true}]}";
+        let error =
+            compile_document(bytes, FlagrVersion::V1_2, FlagSource::Upstream).expect_err("refused");
+        let text = error.to_string();
+        assert!(text.contains("line 1 column 29"), "{text}");
+
+        // The same document in UTF-8 compiles, through the text path.
+        let fixed = "{\"Flags\":[{\"ID\":1,\"Key\":\"caf\u{e9}\",\"Enabled\":true}]}";
+        let flags = compile(fixed, FlagrVersion::V1_2, FlagSource::Upstream).expect("compiles");
+        assert_eq!(flags[0].key, "caf\u{e9}");
+    }
 
     /// Compiles through both paths, streamed and whole, and checks they agree.
     fn compile(
