@@ -205,11 +205,11 @@ impl<'de> Visitor<'de> for GoValueVisitor {
     }
 
     fn visit_i64<E>(self, value: i64) -> Result<json::Value, E> {
-        Ok(json::Value::Number(json::Number::from_f64(value as f64)))
+        Ok(json::Value::Number(json::Number::from_i64(value)))
     }
 
     fn visit_u64<E>(self, value: u64) -> Result<json::Value, E> {
-        Ok(json::Value::Number(json::Number::from_f64(value as f64)))
+        Ok(json::Value::Number(json::Number::from_u64(value)))
     }
 
     fn visit_f64<E>(self, value: f64) -> Result<json::Value, E> {

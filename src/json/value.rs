@@ -39,6 +39,36 @@ impl Number {
         }
     }
 
+    /// An integer as Go holds it once decoded into a `float64`. Up to 2^53 in magnitude the
+    /// float is the integer exactly and Go writes its plain digits, so those skip float
+    /// formatting; larger ones are rounded and formatted as [`Number::from_f64`] does.
+    pub fn from_i64(value: i64) -> Number {
+        const EXACT: u64 = 1 << 53;
+        if value.unsigned_abs() > EXACT {
+            return Number::from_f64(value as f64);
+        }
+        let mut text = Vec::with_capacity(20);
+        if value < 0 {
+            text.push(b'-');
+        }
+        crate::json::write_u64(&mut text, value.unsigned_abs());
+        Number {
+            // Only a sign and digits were written.
+            text: std::str::from_utf8(&text)
+                .map(Box::from)
+                .unwrap_or_default(),
+            value: value as f64,
+        }
+    }
+
+    /// [`Number::from_i64`] for an unsigned integer.
+    pub fn from_u64(value: u64) -> Number {
+        match i64::try_from(value) {
+            Ok(value) => Number::from_i64(value),
+            Err(_) => Number::from_f64(value as f64),
+        }
+    }
+
     /// The number as Go's `encoding/json` writes a `float64` (shortest round-trip digits).
     pub fn from_f64(value: f64) -> Number {
         Number {
@@ -90,6 +120,62 @@ impl Value {
         match self {
             Value::String(text) => Some(text),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: &Number, b: &Number) -> bool {
+        a.as_str() == b.as_str() && a.as_f64().to_bits() == b.as_f64().to_bits()
+    }
+
+    #[test]
+    fn integers_read_as_go_reads_them_into_a_float() {
+        let mut signed: Vec<i64> = (-100_000..=100_000).collect();
+        let edge = 1i64 << 53;
+        for step in [-3, -2, -1, 0, 1, 2, 3] {
+            signed.extend([edge + step, -(edge + step)]);
+        }
+        signed.extend([i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1]);
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Every magnitude from one digit to nineteen.
+            let shift = state % 63;
+            signed.push((state >> shift) as i64 * if state & 1 == 0 { 1 } else { -1 });
+        }
+        for value in signed {
+            let fast = Number::from_i64(value);
+            let slow = Number::from_f64(value as f64);
+            assert!(
+                same(&fast, &slow),
+                "{value}: {} vs {}",
+                fast.as_str(),
+                slow.as_str()
+            );
+        }
+        for value in [
+            0,
+            1,
+            1 << 53,
+            (1 << 53) + 1,
+            u64::MAX,
+            u64::MAX - 1,
+            1 << 63,
+        ] {
+            let fast = Number::from_u64(value);
+            let slow = Number::from_f64(value as f64);
+            assert!(
+                same(&fast, &slow),
+                "{value}: {} vs {}",
+                fast.as_str(),
+                slow.as_str()
+            );
         }
     }
 }
