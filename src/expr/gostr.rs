@@ -54,6 +54,7 @@ pub(crate) fn is_print(c: char) -> bool {
 }
 
 /// Go's `unicode.IsLetter` (general category L).
+#[inline]
 pub(crate) fn is_letter(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_alphabetic();
@@ -63,6 +64,7 @@ pub(crate) fn is_letter(c: char) -> bool {
 }
 
 /// Go's `unicode.IsDigit` (general category Nd).
+#[inline]
 pub(crate) fn is_digit(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_digit();

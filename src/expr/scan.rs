@@ -44,7 +44,15 @@ impl<'a> Scanner<'a> {
         if let Some(c) = self.ch {
             self.pos += c.len_utf8();
         }
-        self.ch = self.src[self.pos..].chars().next();
+        // `pos` is always at a character boundary; most text is ASCII, read as one byte.
+        self.ch = match self.src.as_bytes().get(self.pos) {
+            None => None,
+            Some(&byte) if byte.is_ascii() => Some(char::from(byte)),
+            Some(_) => self
+                .src
+                .get(self.pos..)
+                .and_then(|rest| rest.chars().next()),
+        };
     }
 
     /// Scans the next token, returning its kind and text.
