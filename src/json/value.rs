@@ -47,16 +47,16 @@ impl Number {
         if value.unsigned_abs() > EXACT {
             return Number::from_f64(value as f64);
         }
-        let mut text = Vec::with_capacity(20);
-        if value < 0 {
-            text.push(b'-');
-        }
-        crate::json::write_u64(&mut text, value.unsigned_abs());
+        let mut buffer = [0; 20];
+        let digits = crate::json::u64_digits(value.unsigned_abs(), &mut buffer);
+        // Only digits were written.
+        let digits = std::str::from_utf8(digits).unwrap_or_default();
         Number {
-            // Only a sign and digits were written.
-            text: std::str::from_utf8(&text)
-                .map(Box::from)
-                .unwrap_or_default(),
+            text: if value < 0 {
+                format!("-{digits}").into()
+            } else {
+                digits.into()
+            },
             value: value as f64,
         }
     }
@@ -128,8 +128,13 @@ impl Value {
 mod tests {
     use super::*;
 
-    fn same(a: &Number, b: &Number) -> bool {
-        a.as_str() == b.as_str() && a.as_f64().to_bits() == b.as_f64().to_bits()
+    fn assert_same(value: impl std::fmt::Display, fast: Number, slow: Number) {
+        assert!(
+            fast.as_str() == slow.as_str() && fast.as_f64().to_bits() == slow.as_f64().to_bits(),
+            "{value}: {} vs {}",
+            fast.as_str(),
+            slow.as_str()
+        );
     }
 
     #[test]
@@ -150,13 +155,10 @@ mod tests {
             signed.push((state >> shift) as i64 * if state & 1 == 0 { 1 } else { -1 });
         }
         for value in signed {
-            let fast = Number::from_i64(value);
-            let slow = Number::from_f64(value as f64);
-            assert!(
-                same(&fast, &slow),
-                "{value}: {} vs {}",
-                fast.as_str(),
-                slow.as_str()
+            assert_same(
+                value,
+                Number::from_i64(value),
+                Number::from_f64(value as f64),
             );
         }
         for value in [
@@ -168,13 +170,10 @@ mod tests {
             u64::MAX - 1,
             1 << 63,
         ] {
-            let fast = Number::from_u64(value);
-            let slow = Number::from_f64(value as f64);
-            assert!(
-                same(&fast, &slow),
-                "{value}: {} vs {}",
-                fast.as_str(),
-                slow.as_str()
+            assert_same(
+                value,
+                Number::from_u64(value),
+                Number::from_f64(value as f64),
             );
         }
     }

@@ -275,13 +275,16 @@ fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 fn needs_look(bytes: &[u8]) -> bool {
     let n = bytes.len();
     if n >= 8 {
-        let mut found = word_needs_look(last_word(bytes));
+        let mut found = word_needs_look(u64::from_le_bytes(tail(bytes)));
         for word in bytes.chunks_exact(8) {
             found |= word_needs_look(u64::from_le_bytes(word.try_into().unwrap_or_default()));
         }
         found
     } else if n >= 4 {
-        let (first, last) = (first_half_word(bytes), last_half_word(bytes));
+        let (first, last) = (
+            u32::from_le_bytes(head(bytes)),
+            u32::from_le_bytes(tail(bytes)),
+        );
         word_needs_look(u64::from(first) | u64::from(last) << 32)
     } else if let (Some(&a), Some(&b)) = (bytes.first(), bytes.last()) {
         // One to three bytes: the first, the middle (for three) and the last, padded with
@@ -310,12 +313,12 @@ fn write_plain(out: &mut Vec<u8>, bytes: &[u8]) {
             block[n] = bytes[n - 1];
         }
         4..=7 => {
-            block[1..5].copy_from_slice(&first_half_word(bytes).to_le_bytes());
-            block[n - 3..n + 1].copy_from_slice(&last_half_word(bytes).to_le_bytes());
+            block[1..5].copy_from_slice(&head::<4>(bytes));
+            block[n - 3..n + 1].copy_from_slice(&tail::<4>(bytes));
         }
         8..=16 => {
-            block[1..9].copy_from_slice(&first_word(bytes).to_le_bytes());
-            block[n - 7..n + 1].copy_from_slice(&last_word(bytes).to_le_bytes());
+            block[1..9].copy_from_slice(&head::<8>(bytes));
+            block[n - 7..n + 1].copy_from_slice(&tail::<8>(bytes));
         }
         _ => {
             out.reserve(n + 2);
@@ -331,36 +334,20 @@ fn write_plain(out: &mut Vec<u8>, bytes: &[u8]) {
     out.truncate(start + n + 2);
 }
 
-/// The first eight bytes as a word (zero where `bytes` is shorter).
-fn first_word(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes(
-        bytes
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .unwrap_or_default(),
-    )
+/// The first `N` bytes (zeros where `bytes` is shorter).
+fn head<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    bytes
+        .get(..N)
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; N])
 }
 
-/// The last eight bytes as a word (zero where `bytes` is shorter).
-fn last_word(bytes: &[u8]) -> u64 {
-    let tail = bytes.get(bytes.len().wrapping_sub(8)..);
-    u64::from_le_bytes(tail.and_then(|b| b.try_into().ok()).unwrap_or_default())
-}
-
-/// The first four bytes as a word (zero where `bytes` is shorter).
-fn first_half_word(bytes: &[u8]) -> u32 {
-    u32::from_le_bytes(
-        bytes
-            .get(..4)
-            .and_then(|b| b.try_into().ok())
-            .unwrap_or_default(),
-    )
-}
-
-/// The last four bytes as a word (zero where `bytes` is shorter).
-fn last_half_word(bytes: &[u8]) -> u32 {
-    let tail = bytes.get(bytes.len().wrapping_sub(4)..);
-    u32::from_le_bytes(tail.and_then(|b| b.try_into().ok()).unwrap_or_default())
+/// The last `N` bytes (zeros where `bytes` is shorter).
+fn tail<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    bytes
+        .get(bytes.len().wrapping_sub(N)..)
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; N])
 }
 
 /// Whether any byte of `word` is one [`NEEDS_LOOK`] marks. Exact: a byte's test can only be
