@@ -3,7 +3,8 @@
 //! difference.
 //!
 //!     cargo build --release --example engine_count
-//!     valgrind --tool=callgrind target/release/examples/engine_count simple 10000
+//!     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!         target/release/examples/engine_count simple 10000
 //!
 //! Cases: simple, constrained, debug.
 
