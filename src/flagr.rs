@@ -13,6 +13,8 @@ use serde::{Deserialize, Deserializer};
 
 use crate::json;
 
+pub(crate) mod canonical;
+
 /// The whole export document. It must be an object with a `Flags` member (any letter case;
 /// `null` counts as no flags): a document of another shape is refused rather than read as
 /// "no flags", which would silently drop every flag held.

@@ -138,7 +138,12 @@ pub fn expression_text(
     constraints: &[Constraint<'_>],
     dialect: Dialect,
 ) -> Result<String, InvalidConstraint> {
-    let mut text = String::new();
+    // Each constraint adds its three parts and at most a dozen bytes of its own.
+    let size = constraints
+        .iter()
+        .map(|c| c.property.len() + c.operator.len() + c.value.len() + 16)
+        .sum();
+    let mut text = String::with_capacity(size);
     for (i, constraint) in constraints.iter().enumerate() {
         if i > 0 {
             text.push_str(" AND ");

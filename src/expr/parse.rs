@@ -242,7 +242,7 @@ impl<'a> Parser<'a> {
     }
 
     fn keyword(&mut self, text: &'a str) -> (Mapped, Cow<'a, str>) {
-        let mapped = match go_upper(text).as_str() {
+        let mapped = match upper(text, &mut [0; UPPER_ON_STACK]).as_ref() {
             "AND" => Mapped::Operator(Op::And),
             "OR" => Mapped::Operator(Op::Or),
             "XOR" => Mapped::Operator(Op::Xor),
@@ -253,7 +253,7 @@ impl<'a> Parser<'a> {
             "FALSE" => Mapped::False,
             "NOT" => {
                 let (_, next) = self.scan();
-                return match go_upper(next).as_str() {
+                return match upper(next, &mut [0; UPPER_ON_STACK]).as_ref() {
                     "IN" => (Mapped::Operator(Op::NotIn), Cow::Borrowed("NOT IN")),
                     "CONTAINS" => (
                         Mapped::Operator(Op::NotContains),
@@ -272,7 +272,8 @@ impl<'a> Parser<'a> {
 
     /// `{name}`, `{a}{b}` (flat key `a.b`), `{city-name}`, `{@ts}`; in 1.2 also `{a.b[0]}`.
     fn scan_arg(&mut self) -> (Mapped, Cow<'a, str>) {
-        let mut name = String::new();
+        // Most names are one token, borrowed from the text; joined ones are built.
+        let mut name = Cow::Borrowed("");
         let mut sep = "";
         let mut first = true;
         loop {
@@ -280,8 +281,13 @@ impl<'a> Parser<'a> {
             if tok == Tok::Eof && !self.v11() {
                 return (Mapped::Illegal, Cow::Borrowed("{"));
             }
-            name.push_str(sep);
-            name.push_str(text);
+            if name.is_empty() && sep.is_empty() {
+                name = Cow::Borrowed(text);
+            } else {
+                let joined = name.to_mut();
+                joined.push_str(sep);
+                joined.push_str(text);
+            }
             if tok == Tok::Other('@') {
                 continue;
             }
@@ -295,7 +301,7 @@ impl<'a> Parser<'a> {
                     return match self.scan_path_steps(next) {
                         Some(steps) => {
                             self.path_buf = steps;
-                            (Mapped::Path, Cow::Owned(name))
+                            (Mapped::Path, name)
                         }
                         None => (Mapped::Illegal, Cow::Borrowed("{")),
                     };
@@ -310,9 +316,9 @@ impl<'a> Parser<'a> {
                         continue;
                     }
                     self.unscan();
-                    return (Mapped::Ident, Cow::Owned(name));
+                    return (Mapped::Ident, name);
                 }
-                _ if self.v11() => return (Mapped::Illegal, Cow::Owned(name)),
+                _ if self.v11() => return (Mapped::Illegal, name),
                 _ => return (Mapped::Illegal, Cow::Borrowed("{")),
             }
         }
@@ -402,6 +408,24 @@ fn strip_delimiters(lit: &str) -> Option<&str> {
     chars.next()?;
     chars.next_back()?;
     Some(chars.as_str())
+}
+
+/// Room for the uppercase form of an ASCII identifier; keywords are at most 8 letters.
+const UPPER_ON_STACK: usize = 16;
+
+/// `text` in upper case for keyword matching, as Go's `strings.ToUpper` maps it. A short ASCII
+/// identifier is mapped in `buffer`; anything else (non-ASCII letters such as `ı` can map to
+/// ASCII ones) goes through the full mapping.
+fn upper<'b>(text: &str, buffer: &'b mut [u8; UPPER_ON_STACK]) -> Cow<'b, str> {
+    match buffer.get_mut(..text.len()) {
+        Some(upper) if text.is_ascii() => {
+            upper.copy_from_slice(text.as_bytes());
+            upper.make_ascii_uppercase();
+            // ASCII in, ASCII out.
+            Cow::Borrowed(std::str::from_utf8(upper).unwrap_or_default())
+        }
+        _ => Cow::Owned(go_upper(text)),
+    }
 }
 
 /// Go's `strings.ToUpper` for keyword matching (simple per-character mapping).
