@@ -217,14 +217,19 @@ impl FlagStore {
     pub fn replace_all(&self, flags: Vec<Arc<Flag>>, order: SnapshotOrder) -> ReplaceSummary {
         let mut membership = self.lock();
         let mut summary = ReplaceSummary::default();
-        let incoming: HashMap<u64, Arc<Flag>> =
-            flags.into_iter().map(|flag| (flag.id, flag)).collect();
-        membership.flags.reserve(incoming.len());
+        // Where each ID last appears: a repeated ID takes its last flag. Flags are then taken
+        // in document order, which is also the order they were built in memory.
+        let last: HashMap<u64, usize> = flags
+            .iter()
+            .enumerate()
+            .map(|(index, flag)| (flag.id, index))
+            .collect();
+        membership.flags.reserve(last.len());
 
         let gone: Vec<u64> = membership
             .flags
             .keys()
-            .filter(|id| !incoming.contains_key(id))
+            .filter(|id| !last.contains_key(id))
             .filter(|id| order == SnapshotOrder::Authoritative || !self.fresh.contains_key(*id))
             .copied()
             .collect();
@@ -235,12 +240,20 @@ impl FlagStore {
         // rebuilt thousands of times).
         let mut touched = BTreeSet::new();
         let mut given_up = Vec::new();
-        for flag in incoming.into_values() {
+        let mut applied = Vec::with_capacity(last.len());
+        let latest = flags
+            .into_iter()
+            .enumerate()
+            .filter(|(index, flag)| last.get(&flag.id) == Some(index))
+            .map(|(_, flag)| flag);
+        for flag in latest {
             match self.upsert_locked(&mut membership, flag, order, &mut touched, &mut given_up) {
-                Upsert::Applied => summary.applied += 1,
+                Upsert::Applied(flag) => applied.push(flag),
                 Upsert::KeptNewer => summary.kept_newer += 1,
             }
         }
+        summary.applied = applied.len();
+        self.index(&applied);
         for id in gone {
             self.remove_locked(&mut membership, id, &mut touched);
             summary.removed += 1;
@@ -261,16 +274,19 @@ impl FlagStore {
         let mut membership = self.lock();
         let mut touched = BTreeSet::new();
         let mut given_up = Vec::new();
-        let applied = matches!(
-            self.upsert_locked(
-                &mut membership,
-                flag,
-                SnapshotOrder::Monotonic,
-                &mut touched,
-                &mut given_up,
-            ),
-            Upsert::Applied
-        );
+        let applied = match self.upsert_locked(
+            &mut membership,
+            flag,
+            SnapshotOrder::Monotonic,
+            &mut touched,
+            &mut given_up,
+        ) {
+            Upsert::Applied(flag) => {
+                self.index(&[flag]);
+                true
+            }
+            Upsert::KeptNewer => false,
+        };
         self.drop_given_up_keys(given_up);
         self.publish_tags(&mut membership, touched);
         if applied {
@@ -332,11 +348,6 @@ impl FlagStore {
             }
         }
 
-        self.by_id.insert(flag.id, flag.clone());
-        if !flag.key.is_empty() {
-            self.by_key.insert(flag.key.clone(), flag.clone());
-        }
-
         // A flag has a handful of tags: plain scans find what it left and what it joined.
         let old_tags: &[String] = previous.as_ref().map_or(&[], |p| p.tags.as_slice());
         if old_tags != flag.tags.as_slice() {
@@ -364,8 +375,32 @@ impl FlagStore {
                 }
             }
         }
-        membership.flags.insert(flag.id, flag);
-        Upsert::Applied
+        membership.flags.insert(flag.id, flag.clone());
+        Upsert::Applied(flag)
+    }
+
+    /// Makes `flags`, just applied, the ones the ID and key indexes answer with. A large set
+    /// fills the two indexes on two threads at once.
+    fn index(&self, flags: &[Arc<Flag>]) {
+        let by_id = || {
+            for flag in flags {
+                self.by_id.insert(flag.id, flag.clone());
+            }
+        };
+        let by_key = || {
+            for flag in flags.iter().filter(|flag| !flag.key.is_empty()) {
+                self.by_key.insert(flag.key.clone(), flag.clone());
+            }
+        };
+        if flags.len() < PARALLEL_INDEXING {
+            by_id();
+            by_key();
+            return;
+        }
+        std::thread::scope(|scope| {
+            scope.spawn(by_key);
+            by_id();
+        });
     }
 
     fn remove_locked(
@@ -420,9 +455,13 @@ impl FlagStore {
 }
 
 enum Upsert {
-    Applied,
+    /// Applied to the membership; the ID and key indexes are still to be updated.
+    Applied(Arc<Flag>),
     KeptNewer,
 }
+
+/// From this many flags on, the two indexes are filled on two threads.
+const PARALLEL_INDEXING: usize = 2048;
 
 /// The ID a text names when it is a decimal number written the way Go writes one.
 fn canonical_decimal(text: &str) -> Option<u64> {
@@ -557,6 +596,34 @@ mod tests {
         assert_eq!(
             ids(store.get_by_tags(&tags(&["nope"]), TagOperator::Any)),
             Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn a_repeated_id_or_key_in_one_replacement_goes_to_the_later_flag() {
+        let store = FlagStore::new();
+        let summary = store.replace_all(
+            vec![
+                flag(1, "first", 1, &["a"]),
+                flag(2, "shared", 1, &[]),
+                flag(1, "second", 1, &["b"]),
+                flag(3, "shared", 1, &[]),
+            ],
+            SnapshotOrder::Authoritative,
+        );
+        assert_eq!(summary.applied, 3);
+        assert_eq!(
+            store.get_by_id(1).map(|f| f.key.clone()).as_deref(),
+            Some("second")
+        );
+        assert!(store.get_by_key("first").is_none());
+        assert_eq!(store.get_by_key("shared").map(|f| f.id), Some(3));
+        assert!(store
+            .get_by_tags(&["a".to_owned()], TagOperator::Any)
+            .is_empty());
+        assert_eq!(
+            ids(store.get_by_tags(&["b".to_owned()], TagOperator::Any)),
+            vec![1]
         );
     }
 
