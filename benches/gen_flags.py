@@ -39,7 +39,14 @@ def main():
         document["VexillaSnapshot"] = {"FlagrVersion": "1.2"}
     document["Flags"] = [flag(i, tag) for i in range(1, count + 1)]
     with open(out, "w") as handle:
-        json.dump(document, handle, separators=(",", ":"))
+        if "--snapshot" in sys.argv:
+            # One flag per line, as the proxy saves a snapshot.
+            header = json.dumps(document["VexillaSnapshot"], separators=(",", ":"))
+            handle.write('{"VexillaSnapshot":%s,"Flags":[' % header)
+            handle.write(",\n".join(json.dumps(f, separators=(",", ":")) for f in document["Flags"]))
+            handle.write("]}")
+        else:
+            json.dump(document, handle, separators=(",", ":"))
 
 
 if __name__ == "__main__":

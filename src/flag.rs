@@ -149,13 +149,22 @@ pub fn compile_document(
     // Text checked as UTF-8 once, in one pass, is parsed without checking each string again.
     // A document that is not UTF-8 is parsed as bytes, so its error says where it breaks.
     match std::str::from_utf8(bytes) {
-        Ok(text) => compile_text(
-            Some(text),
-            serde_json::de::StrRead::new(text),
-            whole,
-            version,
-            source,
-        ),
+        Ok(text) => {
+            // Flags files keep to one reader: their checks span the whole document.
+            let split = (source == FlagSource::Upstream)
+                .then(|| split_point(text))
+                .flatten();
+            if let Some(compiled) = split.and_then(|split| compile_halves(text, split, version)) {
+                return Ok(compiled?);
+            }
+            compile_text(
+                Some(text),
+                serde_json::de::StrRead::new(text),
+                whole,
+                version,
+                source,
+            )
+        }
         Err(_) => compile_text(
             None,
             serde_json::de::SliceRead::new(bytes),
@@ -185,6 +194,86 @@ pub fn compile_file(
         version,
         source,
     )
+}
+
+/// Where a document is split to be read and compiled as two halves at once: the start of the
+/// first line past its middle. This proxy saves a snapshot one flag per line (JSON strings
+/// cannot hold a line break), so that is where a flag starts; a document of another layout
+/// has no such line, or the split is found not to fall between flags, and is read whole.
+fn split_point(text: &str) -> Option<usize> {
+    let middle = text.len() / 2;
+    let line = middle
+        + text
+            .as_bytes()
+            .get(middle..)?
+            .iter()
+            .position(|&b| b == b'\n')?
+        + 1;
+    (text.as_bytes().get(line) == Some(&b'{')).then_some(line)
+}
+
+/// Reads and compiles the flags before `split` on this thread and the rest on another; `None`
+/// when the direct reader leaves the document to serde (or `split` is not between flags).
+/// The first refusal in document order is the one reported, as a single reader reports it.
+fn compile_halves(
+    text: &str,
+    split: usize,
+    version: FlagrVersion,
+) -> Option<Result<Vec<Arc<Flag>>, FlagError>> {
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| {
+            compile_half(version, |each| {
+                crate::flagr::canonical::read_export_from(text, split, each)
+            })
+        });
+        let mut flags = match compile_half(version, |each| {
+            crate::flagr::canonical::read_export_before(text, split, each)
+        }) {
+            Half::Read(flags) => flags,
+            Half::Refused(refusal) => return Some(Err(refusal)),
+            Half::Unsupported => return None,
+        };
+        match second.join().ok()? {
+            Half::Read(rest) => {
+                flags.extend(rest);
+                Some(Ok(flags))
+            }
+            Half::Refused(refusal) => Some(Err(refusal)),
+            Half::Unsupported => None,
+        }
+    })
+}
+
+/// How one half of a document ended.
+enum Half {
+    Read(Vec<Arc<Flag>>),
+    Refused(FlagError),
+    /// Left to serde, or not a half (the split did not fall between flags).
+    Unsupported,
+}
+
+/// Compiles the flags `read` hands over, stopping at the first refusal.
+fn compile_half(
+    version: FlagrVersion,
+    read: impl FnOnce(&mut dyn FnMut(ExportFlag) -> Result<(), ()>) -> Result<(), Stop>,
+) -> Half {
+    let mut flags = Vec::new();
+    let mut refusal = None;
+    let read = read(&mut |flag| match compile_flag(flag, version) {
+        Ok(flag) => {
+            flags.push(Arc::new(flag));
+            Ok(())
+        }
+        Err(error) => {
+            refusal = Some(error);
+            Err(())
+        }
+    });
+    match (read, refusal) {
+        (Ok(()), _) => Half::Read(flags),
+        (Err(Stop::Refused), Some(refusal)) => Half::Refused(refusal),
+        _ => Half::Unsupported,
+    }
 }
 
 /// Flags handed from the parsing thread to the compiling one at a time.
@@ -240,7 +329,8 @@ fn compile_text<'de>(
                         return Ok(());
                     }
                     Err(Stop::Refused) => return Err(Ok(())),
-                    Err(Stop::Unsupported) => {
+                    // Only the halves of a split read stop where they were asked to.
+                    Err(Stop::Unsupported | Stop::Reached) => {
                         batch.clear();
                         if sender.send(Handoff::Restart).is_err() {
                             return Err(Ok(()));
@@ -750,6 +840,75 @@ mod tests {
         };
         assert_eq!(refused_at(&document(250, 100)), 100);
         assert_eq!(refused_at(&document(100, 250)), 250);
+    }
+
+    #[test]
+    fn a_document_of_one_flag_per_line_is_read_in_two_halves_like_a_whole() {
+        let flag = |id: usize, operator: &str| {
+            format!(
+                r#"{{"ID":{id},"Key":"k{id}","Segments":[{{"ID":{id},"Constraints":
+                [{{"Property":"x","Operator":"{operator}","Value":"\"a\""}}]}}],
+                "Variants":[{{"ID":{id},"Key":"v","Attachment":{{"n":{id}}}}}]}}"#
+            )
+            .replace('\n', "")
+        };
+        let document = |bad_at: &[usize], tail: &str| {
+            let flags: Vec<String> = (1..=200)
+                .map(|id| flag(id, if bad_at.contains(&id) { "LIKE" } else { "EQ" }))
+                .collect();
+            format!(r#"{{"Flags":[{}]{tail}}}"#, flags.join(",\n"))
+        };
+
+        let text = document(&[], "");
+        let split = split_point(&text).expect("a line past the middle");
+        assert!(compile_halves(&text, split, FlagrVersion::V1_2).is_some());
+        let flags = compile(&text, FlagrVersion::V1_2, FlagSource::Upstream).expect("compiles");
+        let ids: Vec<u64> = flags.iter().map(|flag| flag.id).collect();
+        assert_eq!(ids, (1..=200).collect::<Vec<u64>>());
+        assert!(compile(
+            &document(&[], r#","Other":{"a":[1]}"#),
+            FlagrVersion::V1_1,
+            FlagSource::Upstream
+        )
+        .is_ok());
+
+        // The first refusal in document order, whichever half meets it.
+        let refused_at = |text: &str| match compile_document(
+            text.as_bytes(),
+            FlagrVersion::V1_2,
+            FlagSource::Upstream,
+        ) {
+            Err(DocumentError::Invalid(FlagError::Constraint { flag_id, .. })) => flag_id,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(refused_at(&document(&[30, 170], "")), 30);
+        assert_eq!(refused_at(&document(&[170], "")), 170);
+        assert_eq!(refused_at(&document(&[190, 20], "")), 20);
+
+        // A second flag list after the split is refused, as a whole read refuses it.
+        let twice = document(&[], r#","flags":[]"#);
+        assert!(matches!(
+            compile_document(twice.as_bytes(), FlagrVersion::V1_2, FlagSource::Upstream),
+            Err(DocumentError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn a_line_that_does_not_start_a_flag_is_no_split() {
+        // Pretty-printed: the line past the middle starts inside a flag.
+        let pretty = r#"{"Flags": [
+{"ID": 1, "Key": "a", "Segments": [
+{"ID": 2, "RolloutPercent": 100},
+{"ID": 3, "RolloutPercent": 100}
+]}]}"#;
+        let split = split_point(pretty);
+        if let Some(split) = split {
+            assert!(compile_halves(pretty, split, FlagrVersion::V1_2).is_none());
+        }
+        let flags = compile(pretty, FlagrVersion::V1_2, FlagSource::Upstream).expect("compiles");
+        assert_eq!(flags.len(), 1);
+        assert_eq!(flags[0].segments.len(), 2);
+        assert_eq!(split_point(r#"{"Flags":[]}"#), None);
     }
 
     #[test]

@@ -222,9 +222,10 @@ fn write_document(
     buffer.extend_from_slice(b",\"SavedAt\":");
     json::write_string(&mut buffer, &crate::response::timestamp_now());
     buffer.extend_from_slice(b"},\"Flags\":[");
+    // One flag per line: a loader can split the list between lines without reading it.
     for (index, flag) in flags.iter().enumerate() {
         if index > 0 {
-            buffer.push(b',');
+            buffer.extend_from_slice(b",\n");
         }
         write_flag(&mut buffer, flag);
         out.write_all(&buffer)?;

@@ -19,6 +19,8 @@ pub(crate) enum Stop {
     Unsupported,
     /// The receiver of the flags refused one.
     Refused,
+    /// The flag list reached the position it was to stop at.
+    Reached,
 }
 
 type Read<T> = Result<T, Stop>;
@@ -31,17 +33,73 @@ pub(crate) fn read_export(
     text: &str,
     mut each: impl FnMut(ExportFlag) -> Result<(), ()>,
 ) -> Read<()> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let mut reader = Reader::new(text, 0, usize::MAX);
     reader.document(&mut each)?;
-    reader.space();
-    if reader.pos == reader.bytes.len() {
-        Ok(())
-    } else {
-        Err(Stop::Unsupported)
+    reader.end()
+}
+
+/// [`read_export`] up to `split`, which must be where a flag of the document's flag list
+/// starts: `Ok` once the list reaches it, `Stop::Unsupported` if it passes it by or ends.
+/// With [`read_export_from`] reading on from there, the two halves of a document can be read
+/// at once, and together they read it exactly as [`read_export`] does.
+pub(crate) fn read_export_before(
+    text: &str,
+    split: usize,
+    mut each: impl FnMut(ExportFlag) -> Result<(), ()>,
+) -> Read<()> {
+    let mut reader = Reader::new(text, 0, split);
+    match reader.document(&mut each) {
+        Err(Stop::Reached) => Ok(()),
+        Err(stop) => Err(stop),
+        Ok(()) => Err(Stop::Unsupported),
+    }
+}
+
+/// The flags from `split` on and the rest of the document: the other half of
+/// [`read_export_before`]. What it reads is only sound once that half has reached `split`.
+pub(crate) fn read_export_from(
+    text: &str,
+    split: usize,
+    mut each: impl FnMut(ExportFlag) -> Result<(), ()>,
+) -> Read<()> {
+    let mut reader = Reader::new(text, split, usize::MAX);
+    loop {
+        let flag = reader.flag()?;
+        each(flag).map_err(|()| Stop::Refused)?;
+        reader.space();
+        match reader.peek() {
+            Some(b',') => {
+                reader.pos += 1;
+                reader.space();
+            }
+            Some(b']') => {
+                reader.pos += 1;
+                break;
+            }
+            _ => return Err(Stop::Unsupported),
+        }
+    }
+    // The members after the flag list; a second list is refused, as a whole read refuses it.
+    loop {
+        reader.space();
+        match reader.peek() {
+            Some(b'}') => {
+                reader.pos += 1;
+                return reader.end();
+            }
+            Some(b',') => {
+                reader.pos += 1;
+                reader.space();
+                if reader.key()?.eq_ignore_ascii_case("flags") {
+                    return Err(Stop::Unsupported);
+                }
+                reader.space();
+                reader.eat(b':')?;
+                reader.space();
+                reader.skip_value(2)?;
+            }
+            _ => return Err(Stop::Unsupported),
+        }
     }
 }
 
@@ -49,6 +107,8 @@ struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    /// Where the flag list stops being read ([`read_export_before`]); `usize::MAX` for never.
+    stop_at: usize,
 }
 
 /// Marks a field as read, refusing a second occurrence (serde's "duplicate field").
@@ -61,6 +121,25 @@ fn first_time(seen: &mut u16, field: u16) -> Read<()> {
 }
 
 impl<'a> Reader<'a> {
+    fn new(text: &'a str, pos: usize, stop_at: usize) -> Reader<'a> {
+        Reader {
+            text,
+            bytes: text.as_bytes(),
+            pos,
+            stop_at,
+        }
+    }
+
+    /// Only whitespace may follow the document.
+    fn end(&mut self) -> Read<()> {
+        self.space();
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(Stop::Unsupported)
+        }
+    }
+
     fn space(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(self.pos) {
             self.pos += 1;
@@ -104,6 +183,14 @@ impl<'a> Reader<'a> {
                 return Err(Stop::Unsupported);
             }
             reader.list(2, |reader| {
+                if reader.pos >= reader.stop_at {
+                    // Stopping anywhere but at the start of a flag would split one.
+                    return Err(if reader.pos == reader.stop_at {
+                        Stop::Reached
+                    } else {
+                        Stop::Unsupported
+                    });
+                }
                 let flag = reader.flag()?;
                 each(flag).map_err(|()| Stop::Refused)
             })
@@ -740,7 +827,7 @@ mod tests {
         }) {
             Ok(()) => Some(flags),
             Err(Stop::Unsupported) => None,
-            Err(Stop::Refused) => unreachable!("the receiver never refuses here"),
+            Err(stop) => unreachable!("a whole read cannot stop with {stop:?}"),
         }
     }
 
@@ -1031,12 +1118,89 @@ mod tests {
         })
     }
 
+    /// The flags of `text` read as two halves split at `split`, or `None` if either half
+    /// leaves the document to serde.
+    fn halves(text: &str, split: usize) -> Option<Vec<ExportFlag>> {
+        let mut flags = Vec::new();
+        let mut rest = Vec::new();
+        read_export_before(text, split, |flag| {
+            flags.push(flag);
+            Ok(())
+        })
+        .ok()?;
+        read_export_from(text, split, |flag| {
+            rest.push(flag);
+            Ok(())
+        })
+        .ok()?;
+        flags.extend(rest);
+        Some(flags)
+    }
+
+    #[test]
+    fn two_halves_read_what_one_reader_reads() {
+        let flags: Vec<String> = (1..=5)
+            .map(|id| format!(r#"{{"ID":{id},"Key":"k{id}","Tags":[{{"Value":"t"}}]}}"#))
+            .collect();
+        let text = format!(
+            r#"{{"Before":[1],"Flags":[{}],"After":{{"x":null}}}}"#,
+            flags.join(",\n")
+        );
+        let whole = format!("{:?}", direct(&text).expect("read directly"));
+        let starts: Vec<usize> = text.match_indices("{\"ID\"").map(|(at, _)| at).collect();
+        for &split in &starts {
+            assert_eq!(
+                halves(&text, split).map(|f| format!("{f:?}")),
+                Some(whole.clone())
+            );
+        }
+        // Not the start of a flag: the first half passes it by, or the list ends first.
+        for split in [
+            starts[0] - 1,
+            starts[1] + 1,
+            text.find("\"x\"").expect("member"),
+        ] {
+            assert!(
+                read_export_before(&text, split, |_| Ok(())).is_err(),
+                "{split}"
+            );
+        }
+        // The second half refuses a second flag list and anything after the document.
+        let twice = text.replace("\"After\"", "\"flags\"");
+        assert_eq!(
+            read_export_from(&twice, starts[3], |_| Ok(())),
+            Err(Stop::Unsupported)
+        );
+        let trailing = format!("{text} x");
+        assert_eq!(
+            read_export_from(&trailing, starts[3], |_| Ok(())),
+            Err(Stop::Unsupported)
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(5000))]
 
         #[test]
         fn every_document_read_directly_reads_the_same_with_serde(text in document()) {
             agrees_with_serde(&text);
+        }
+
+        #[test]
+        fn halves_split_between_any_two_flags_read_as_a_whole_does(
+            flags in prop::collection::vec(export_flag(), 2..5),
+            at in 1usize..4,
+        ) {
+            let text = format!("{{\"Flags\":[{}]}}", flags.join(",\n"));
+            let at = at.min(flags.len() - 1);
+            let split = text
+                .match_indices(",\n")
+                .nth(at - 1)
+                .map(|(position, _)| position + 2)
+                .expect("a line per flag");
+            if let (Some(whole), Some(halves)) = (direct(&text), halves(&text, split)) {
+                prop_assert_eq!(format!("{whole:?}"), format!("{halves:?}"));
+            }
         }
 
         #[test]
