@@ -54,43 +54,12 @@ pub fn write_result_with(
         rendered,
     );
 
-    out.extend_from_slice(b",\"evalDebugLog\":{");
-    if !result.msg.is_empty() {
-        out.extend_from_slice(b"\"msg\":\"flagID ");
-        push_number(out, result.msg_flag_id);
-        out.push(b' ');
-        out.extend_from_slice(result.msg.as_bytes());
-        out.extend_from_slice(b"\",");
+    if result.msg.is_empty() && result.segment_logs.is_none() {
+        // What almost every answer without debug carries, in one append.
+        out.extend_from_slice(b",\"evalDebugLog\":{\"segmentDebugLogs\":null}");
+    } else {
+        write_debug_log(out, result);
     }
-    out.extend_from_slice(b"\"segmentDebugLogs\":");
-    match &result.segment_logs {
-        None => out.extend_from_slice(b"null"),
-        Some(logs) => {
-            out.push(b'[');
-            for (index, log) in logs.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                out.push(b'{');
-                let mut first = true;
-                if !log.msg.is_empty() {
-                    out.extend_from_slice(b"\"msg\":");
-                    write_string(out, &log.msg);
-                    first = false;
-                }
-                if log.segment_id != 0 {
-                    if !first {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(b"\"segmentID\":");
-                    push_number(out, log.segment_id);
-                }
-                out.push(b'}');
-            }
-            out.push(b']');
-        }
-    }
-    out.push(b'}');
 
     if flag_id != 0 {
         out.extend_from_slice(b",\"flagID\":");
@@ -140,6 +109,47 @@ pub fn write_result_with(
     out.push(b'}');
 }
 
+/// The `evalDebugLog` member of a result that has a message or segment logs.
+fn write_debug_log(out: &mut Vec<u8>, result: &EvalResult<'_>) {
+    out.extend_from_slice(b",\"evalDebugLog\":{");
+    if !result.msg.is_empty() {
+        out.extend_from_slice(b"\"msg\":\"flagID ");
+        push_number(out, result.msg_flag_id);
+        out.push(b' ');
+        out.extend_from_slice(result.msg.as_bytes());
+        out.extend_from_slice(b"\",");
+    }
+    out.extend_from_slice(b"\"segmentDebugLogs\":");
+    match &result.segment_logs {
+        None => out.extend_from_slice(b"null"),
+        Some(logs) => {
+            out.push(b'[');
+            for (index, log) in logs.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                let mut first = true;
+                if !log.msg.is_empty() {
+                    out.extend_from_slice(b"\"msg\":");
+                    write_string(out, &log.msg);
+                    first = false;
+                }
+                if log.segment_id != 0 {
+                    if !first {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"\"segmentID\":");
+                    push_number(out, log.segment_id);
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+    }
+    out.push(b'}');
+}
+
 /// Appends an `evalContext` object with the given entity ID and type in place of the context's,
 /// omitting empty fields as Flagr does.
 pub fn write_context(out: &mut Vec<u8>, context: &EvalContext, entity_id: &str, entity_type: &str) {
@@ -156,32 +166,35 @@ fn write_context_with(
 ) {
     let mut fields = FieldWriter::new(out);
     if context.enable_debug {
-        fields.name("enableDebug").extend_from_slice(b"true");
+        fields.name(b",\"enableDebug\":").extend_from_slice(b"true");
     }
     if let Some(entity_context) = &context.entity_context {
-        let out = fields.name("entityContext");
+        let out = fields.name(b",\"entityContext\":");
         match rendered {
             Some(bytes) => out.extend_from_slice(bytes),
             None => write_value(out, entity_context),
         }
     }
     if !entity_id.is_empty() {
-        write_string(fields.name("entityID"), entity_id);
+        write_string(fields.name(b",\"entityID\":"), entity_id);
     }
     if !entity_type.is_empty() {
-        write_string(fields.name("entityType"), entity_type);
+        write_string(fields.name(b",\"entityType\":"), entity_type);
     }
     if context.flag_id != 0 {
-        push_number(fields.name("flagID"), context.flag_id);
+        push_number(fields.name(b",\"flagID\":"), context.flag_id);
     }
     if !context.flag_key.is_empty() {
-        write_string(fields.name("flagKey"), &context.flag_key);
+        write_string(fields.name(b",\"flagKey\":"), &context.flag_key);
     }
     if !context.flag_tags.is_empty() {
-        write_strings(fields.name("flagTags"), &context.flag_tags);
+        write_strings(fields.name(b",\"flagTags\":"), &context.flag_tags);
     }
     if !context.flag_tags_operator.is_empty() {
-        write_string(fields.name("flagTagsOperator"), &context.flag_tags_operator);
+        write_string(
+            fields.name(b",\"flagTagsOperator\":"),
+            &context.flag_tags_operator,
+        );
     }
     fields.finish();
 }
@@ -213,14 +226,15 @@ impl<'o> FieldWriter<'o> {
         FieldWriter { out, first: true }
     }
 
-    fn name(&mut self, name: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
+    /// Starts a field given as `,"name":`, the comma left out before the first field: one
+    /// append per field name.
+    fn name(&mut self, field: &[u8]) -> &mut Vec<u8> {
+        let field = match self.first {
+            true => field.get(1..).unwrap_or_default(),
+            false => field,
+        };
         self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.extend_from_slice(field);
         self.out
     }
 
