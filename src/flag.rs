@@ -146,25 +146,23 @@ pub fn compile_document(
     source: FlagSource,
 ) -> Result<Vec<Arc<Flag>>, DocumentError> {
     let whole = || Ok(crate::flagr::parse_export(bytes)?);
+    // Flags files keep to one reader: their checks span the whole document.
+    if source == FlagSource::Upstream {
+        let halves = split_point(bytes).and_then(|split| compile_halves(bytes, split, version));
+        if let Some(compiled) = halves {
+            return Ok(compiled?);
+        }
+    }
     // Text checked as UTF-8 once, in one pass, is parsed without checking each string again.
     // A document that is not UTF-8 is parsed as bytes, so its error says where it breaks.
     match std::str::from_utf8(bytes) {
-        Ok(text) => {
-            // Flags files keep to one reader: their checks span the whole document.
-            let split = (source == FlagSource::Upstream)
-                .then(|| split_point(text))
-                .flatten();
-            if let Some(compiled) = split.and_then(|split| compile_halves(text, split, version)) {
-                return Ok(compiled?);
-            }
-            compile_text(
-                Some(text),
-                serde_json::de::StrRead::new(text),
-                whole,
-                version,
-                source,
-            )
-        }
+        Ok(text) => compile_text(
+            Some(text),
+            serde_json::de::StrRead::new(text),
+            whole,
+            version,
+            source,
+        ),
         Err(_) => compile_text(
             None,
             serde_json::de::SliceRead::new(bytes),
@@ -200,32 +198,33 @@ pub fn compile_file(
 /// first line past its middle. This proxy saves a snapshot one flag per line (JSON strings
 /// cannot hold a line break), so that is where a flag starts; a document of another layout
 /// has no such line, or the split is found not to fall between flags, and is read whole.
-fn split_point(text: &str) -> Option<usize> {
-    let middle = text.len() / 2;
-    let line = middle
-        + text
-            .as_bytes()
-            .get(middle..)?
-            .iter()
-            .position(|&b| b == b'\n')?
-        + 1;
-    (text.as_bytes().get(line) == Some(&b'{')).then_some(line)
+fn split_point(bytes: &[u8]) -> Option<usize> {
+    let middle = bytes.len() / 2;
+    let line = middle + bytes.get(middle..)?.iter().position(|&b| b == b'\n')? + 1;
+    (bytes.get(line) == Some(&b'{')).then_some(line)
 }
 
-/// Reads and compiles the flags before `split` on this thread and the rest on another; `None`
-/// when the direct reader leaves the document to serde (or `split` is not between flags).
-/// The first refusal in document order is the one reported, as a single reader reports it.
+/// Reads and compiles the flags before `split` on this thread and the rest on another, each
+/// half checked as UTF-8 on its own thread (the split is at an ASCII byte, so two valid halves
+/// make a valid whole); `None` when a half is not UTF-8, the direct reader leaves the document
+/// to serde, or `split` is not between flags. The first refusal in document order is the one
+/// reported, as a single reader reports it.
 fn compile_halves(
-    text: &str,
+    bytes: &[u8],
     split: usize,
     version: FlagrVersion,
 ) -> Option<Result<Vec<Arc<Flag>>, FlagError>> {
+    let (first, second) = bytes.split_at(split);
     std::thread::scope(|scope| {
         let second = scope.spawn(|| {
+            let Ok(text) = std::str::from_utf8(second) else {
+                return Half::Unsupported;
+            };
             compile_half(version, |each| {
-                crate::flagr::canonical::read_export_from(text, split, each)
+                crate::flagr::canonical::read_export_from(text, 0, each)
             })
         });
+        let text = std::str::from_utf8(first).ok()?;
         let mut flags = match compile_half(version, |each| {
             crate::flagr::canonical::read_export_before(text, split, each)
         }) {
@@ -860,8 +859,8 @@ mod tests {
         };
 
         let text = document(&[], "");
-        let split = split_point(&text).expect("a line past the middle");
-        assert!(compile_halves(&text, split, FlagrVersion::V1_2).is_some());
+        let split = split_point(text.as_bytes()).expect("a line past the middle");
+        assert!(compile_halves(text.as_bytes(), split, FlagrVersion::V1_2).is_some());
         let flags = compile(&text, FlagrVersion::V1_2, FlagSource::Upstream).expect("compiles");
         let ids: Vec<u64> = flags.iter().map(|flag| flag.id).collect();
         assert_eq!(ids, (1..=200).collect::<Vec<u64>>());
@@ -885,6 +884,16 @@ mod tests {
         assert_eq!(refused_at(&document(&[170], "")), 170);
         assert_eq!(refused_at(&document(&[190, 20], "")), 20);
 
+        // A byte that is not UTF-8 in either half: read again whole, as bytes, and refused.
+        for key in ["k20", "k170"] {
+            let mut bytes = text.clone().into_bytes();
+            let at = text.find(&format!("\"{key}\"")).expect("the key") + 2;
+            bytes[at] = 0xE9;
+            let error = compile_document(&bytes, FlagrVersion::V1_2, FlagSource::Upstream)
+                .expect_err("refused");
+            assert!(matches!(error, DocumentError::Parse(_)), "{error}");
+        }
+
         // A second flag list after the split is refused, as a whole read refuses it.
         let twice = document(&[], r#","flags":[]"#);
         assert!(matches!(
@@ -901,14 +910,14 @@ mod tests {
 {"ID": 2, "RolloutPercent": 100},
 {"ID": 3, "RolloutPercent": 100}
 ]}]}"#;
-        let split = split_point(pretty);
+        let split = split_point(pretty.as_bytes());
         if let Some(split) = split {
-            assert!(compile_halves(pretty, split, FlagrVersion::V1_2).is_none());
+            assert!(compile_halves(pretty.as_bytes(), split, FlagrVersion::V1_2).is_none());
         }
         let flags = compile(pretty, FlagrVersion::V1_2, FlagSource::Upstream).expect("compiles");
         assert_eq!(flags.len(), 1);
         assert_eq!(flags[0].segments.len(), 2);
-        assert_eq!(split_point(r#"{"Flags":[]}"#), None);
+        assert_eq!(split_point(br#"{"Flags":[]}"#), None);
     }
 
     #[test]
