@@ -433,6 +433,30 @@ mod tests {
     }
 
     #[test]
+    fn attachment_floats_are_read_correctly_rounded_as_go_reads_them() {
+        // serde_json's default float parser can be one unit off in the last place here; Go's
+        // ParseFloat, and so Flagr, rounds correctly, and a saved snapshot must read back the same.
+        for number in [
+            "2.5309047456883032e-278",
+            "0.1",
+            "1.7976931348623157e308",
+            "5e-324",
+        ] {
+            let text =
+                format!(r#"{{"Flags":[{{"Variants":[{{"Attachment":{{"x":{number}}}}}]}}]}}"#);
+            let export = parse_export(text.as_bytes()).expect("valid export");
+            let attachment = export.flags[0].variants[0].attachment.as_ref();
+            let expected = format!(
+                r#"{{"x":{}}}"#,
+                json::format_float(number.parse().expect("a float"))
+            );
+            assert_eq!(attachment.map(Attachment::as_str), Some(expected.as_str()));
+        }
+        let written = json::format_float("2.5309047456883032e-278".parse().expect("a float"));
+        assert_eq!(written, "2.5309047456883032e-278");
+    }
+
+    #[test]
     fn refuses_wrong_types_and_shapes() {
         let refused = |text: &str| parse_export(text.as_bytes()).err().map(|e| e.to_string());
         assert!(refused(r#"{"Flags":[{"ID":"1"}]}"#).is_some());
