@@ -803,6 +803,14 @@ mod tests {
         assert_eq!(outcome(&document(0, 299)), "parse");
     }
 
+    /// The flag whose constraint refuses `text`, compiled from the export for 1.2.
+    fn refused_at(text: &str) -> u64 {
+        match compile_document(text.as_bytes(), FlagrVersion::V1_2, FlagSource::Upstream) {
+            Err(DocumentError::Invalid(FlagError::Constraint { flag_id, .. })) => flag_id,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn a_document_the_direct_reader_gives_up_on_midway_is_read_again_by_serde() {
         // An escaped member name is left to serde; by flag 200 three batches were handed over.
@@ -829,14 +837,6 @@ mod tests {
         let expected: Vec<String> = (1..=300).map(|id| format!("k{id}")).collect();
         assert_eq!(keys, expected);
 
-        let refused_at = |text: &str| match compile_document(
-            text.as_bytes(),
-            FlagrVersion::V1_2,
-            FlagSource::Upstream,
-        ) {
-            Err(DocumentError::Invalid(FlagError::Constraint { flag_id, .. })) => flag_id,
-            other => panic!("{other:?}"),
-        };
         assert_eq!(refused_at(&document(250, 100)), 100);
         assert_eq!(refused_at(&document(100, 250)), 250);
     }
@@ -872,14 +872,6 @@ mod tests {
         .is_ok());
 
         // The first refusal in document order, whichever half meets it.
-        let refused_at = |text: &str| match compile_document(
-            text.as_bytes(),
-            FlagrVersion::V1_2,
-            FlagSource::Upstream,
-        ) {
-            Err(DocumentError::Invalid(FlagError::Constraint { flag_id, .. })) => flag_id,
-            other => panic!("{other:?}"),
-        };
         assert_eq!(refused_at(&document(&[30, 170], "")), 30);
         assert_eq!(refused_at(&document(&[170], "")), 170);
         assert_eq!(refused_at(&document(&[190, 20], "")), 20);

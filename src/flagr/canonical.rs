@@ -769,18 +769,7 @@ fn unescape(text: &str) -> Option<String> {
     let mut rest = text;
     while let Some(at) = rest.find('\\') {
         out.push_str(&rest[..at]);
-        let decoded = match rest.as_bytes().get(at + 1)? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            _ => return None,
-        };
-        out.push(decoded);
+        out.push(json::short_escape(*rest.as_bytes().get(at + 1)?)?);
         rest = &rest[at + 2..];
     }
     out.push_str(rest);

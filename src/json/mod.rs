@@ -7,6 +7,7 @@ mod value;
 mod write;
 
 pub use float::format_float;
+pub(crate) use parse::short_escape;
 pub use parse::{parse, parse_document, parse_members, Document, SyntaxError};
 pub use value::{Map, Number, Value};
 pub use write::{u64_digits, write_string, write_u64, write_value};

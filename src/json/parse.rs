@@ -252,6 +252,22 @@ struct Parser<'a> {
     depth: usize,
 }
 
+/// What a JSON two-character escape (`\\` and this byte) stands for; `None` for `u`, which
+/// takes four hex digits, and for any byte JSON does not define an escape for.
+pub(crate) fn short_escape(byte: u8) -> Option<char> {
+    Some(match byte {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
 impl Parser<'_> {
     /// Reads one value, nested containers included, leaving `pos` just after it.
     fn document(&mut self) -> Result<Value, SyntaxError> {
@@ -406,16 +422,10 @@ impl Parser<'_> {
 
     /// Decodes one escape whose backslash has been read, appending what it stands for.
     fn escape(&mut self, text: &mut String) -> Result<(), SyntaxError> {
-        let decoded = match self.next_byte()? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
+        let byte = self.next_byte()?;
+        let decoded = match short_escape(byte) {
+            Some(decoded) => decoded,
+            None if byte == b'u' => {
                 let unit = self.hex4()?;
                 if (0xD800..0xE000).contains(&unit) {
                     self.surrogate(unit)
@@ -423,7 +433,7 @@ impl Parser<'_> {
                     char::from_u32(unit).unwrap_or(char::REPLACEMENT_CHARACTER)
                 }
             }
-            other => return Err(SyntaxError::invalid(other, IN_ESCAPE)),
+            None => return Err(SyntaxError::invalid(byte, IN_ESCAPE)),
         };
         text.push(decoded);
         Ok(())
