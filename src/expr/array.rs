@@ -10,7 +10,11 @@ use crate::expr::Dialect;
 /// it only if every element is a string, or every element is a number.
 pub(crate) fn array_literal(content: &str, dialect: Dialect) -> Result<Node, String> {
     let v11 = dialect == Dialect::Flagr11;
-    let elements = match decode_json_array(&format!("[{content}]")) {
+    let mut text = String::with_capacity(content.len() + 2);
+    text.push('[');
+    text.push_str(content);
+    text.push(']');
+    let elements = match decode_json_array(&text) {
         Some(elements) if !elements.is_empty() => elements,
         // v0.2.3 ignores the decoding error and then finds no element.
         Some(_) | None if v11 => return Err("Empty Slice not castable".to_owned()),

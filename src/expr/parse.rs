@@ -357,7 +357,7 @@ impl<'a> Parser<'a> {
 
     /// The token texts between `[` and the first `]`, concatenated without separators.
     fn scan_array(&mut self) -> (Mapped, Cow<'a, str>) {
-        let mut content = String::new();
+        let mut content = String::with_capacity(self.scanner.len_before(b']'));
         for _ in 0..MAX_ARRAY_TOKENS {
             match self.scan() {
                 (Tok::Other(']'), _) => return (Mapped::Array, Cow::Owned(content)),
@@ -372,7 +372,8 @@ impl<'a> Parser<'a> {
     /// `/.../`: token texts up to the next `/` token, so whitespace between tokens is lost.
     /// Without a closing `/`, v0.2.6 fails and v0.2.3 never returns; both are refusals here.
     fn scan_regex_literal(&mut self) -> (Mapped, Cow<'a, str>) {
-        let mut pattern = String::from("/");
+        let mut pattern = String::with_capacity(self.scanner.len_before(b'/') + 2);
+        pattern.push('/');
         loop {
             match self.scan() {
                 (Tok::Eof, _) => return (Mapped::Illegal, Cow::Borrowed("")),
