@@ -18,7 +18,7 @@ use vexilla_proxy::response;
 
 /// The allocator the proxy ships with.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: vexilla_proxy::alloc::Allocator = vexilla_proxy::alloc::Allocator;
 
 fn compile(document: serde_json::Value) -> Vec<Arc<Flag>> {
     let export = flagr::parse_export(document.to_string().as_bytes()).expect("valid export");

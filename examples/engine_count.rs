@@ -19,7 +19,7 @@ use vexilla_proxy::response;
 
 /// The allocator the proxy ships with.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: vexilla_proxy::alloc::Allocator = vexilla_proxy::alloc::Allocator;
 
 const SIMPLE: &str = r#"{"Flags":[{"ID":1,"Key":"simple-1","Enabled":true,"SnapshotID":1,
     "Tags":[{"ID":1,"Value":"bench"}],

@@ -15,7 +15,7 @@ use vexilla_proxy::store::{FlagStore, SnapshotOrder};
 
 /// The allocator the proxy ships with.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: vexilla_proxy::alloc::Allocator = vexilla_proxy::alloc::Allocator;
 
 fn main() {
     let mut args = std::env::args().skip(1);

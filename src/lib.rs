@@ -12,12 +12,14 @@
 //! - `sync`: full sync, change polling and flags-file reloads; `compat`: the version in force.
 //! - `admin`: `/live`, `/ready`, `/metrics`; `telemetry`: the counters behind them;
 //!   `snapshot`: the flags saved for a cold start without Flagr.
+//! - `alloc`: the global allocator (mimalloc), the crate's only unsafe code.
 //! - `webhook`: the `/webhook` listener (verification, event parsing); `refresh`: the
 //!   per-flag re-fetch behind it; `secret`: keys and tokens that never print.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod admin;
+pub mod alloc;
 pub mod api;
 pub mod compat;
 pub mod config;

@@ -15,7 +15,7 @@ use vexilla_proxy::store::FlagStore;
 /// mimalloc rather than the C library's allocator: flags are millions of small objects, and
 /// requests allocate and free small buffers all the time (measured in the README).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: vexilla_proxy::alloc::Allocator = vexilla_proxy::alloc::Allocator;
 
 fn main() -> ExitCode {
     let cli = match config::parse_args(std::env::args_os()) {
