@@ -1,6 +1,7 @@
 //! The command line as users meet it: the README's option table against `--help` (so they
 //! cannot drift), precedence of flags over environment over the config file, and exit codes.
 
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -98,6 +99,18 @@ fn spawn(args: &[String], env: &[(&str, String)]) -> Running {
         command.env(name, value);
     }
     Running(command.spawn().expect("binary starts"))
+}
+
+/// `address` once it accepts connections, within a few seconds.
+fn answering_at(address: std::net::SocketAddr) -> Option<std::net::SocketAddr> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(address).is_ok() {
+            return Some(address);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }
 
 /// Which of `ports` answers first, within a few seconds.
@@ -248,32 +261,53 @@ fn healthcheck_reports_readiness_for_images_without_a_shell() {
 
 #[test]
 fn json_logs_are_one_object_per_line() {
-    let (api, admin) = (free_port(), free_port());
+    // Port 0 on both listeners: the addresses come from the logs, so no port picked in
+    // advance can be taken by someone else first.
     let mut child = Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{api}"),
-            "--admin-listen",
-            &format!("127.0.0.1:{admin}"),
-        ])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
         .args(["--log-format", "json"])
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("binary starts");
-    assert_eq!(answering(&[admin]), Some(admin));
+    let mut stderr = BufReader::new(child.stderr.take().expect("piped"));
+    let mut events = Vec::new();
+    let admin_address = loop {
+        let mut line = String::new();
+        let read = stderr.read_line(&mut line).expect("logs readable");
+        assert!(
+            read > 0,
+            "the proxy stopped before its admin listener: {events:?}"
+        );
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let admin = (event["fields"]["message"] == "admin listener on (/live, /ready, /metrics)")
+            .then(|| event["fields"]["address"].as_str().map(str::to_owned))
+            .flatten();
+        events.push(event);
+        if let Some(admin) = admin {
+            break admin;
+        }
+    };
+    let admin: std::net::SocketAddr = admin_address.parse().expect("an address");
+    assert_eq!(answering_at(admin), Some(admin));
     child.kill().expect("kill");
-    let output = child.wait_with_output().expect("output");
-    let logs = String::from_utf8_lossy(&output.stderr);
-    let events: Vec<serde_json::Value> = logs
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("logs readable");
+    let _ = child.wait();
+    for line in rest.lines() {
+        events.push(serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")));
+    }
     let listening = events
         .iter()
         .find(|event| event["fields"]["message"] == "evaluation API listening")
         .expect("the listening event");
     assert_eq!(listening["level"], "INFO");
-    assert_eq!(listening["fields"]["address"], format!("127.0.0.1:{api}"));
+    let api: std::net::SocketAddr = listening["fields"]["address"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("the API address");
+    assert_eq!(api.ip(), std::net::Ipv4Addr::LOCALHOST);
+    assert_ne!(api.port(), 0, "the bound port, not the configured 0");
 }
