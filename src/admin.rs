@@ -57,10 +57,11 @@ impl Admin {
 
     fn ready(&self) -> Response<ProxyBody> {
         let loaded = self.store.is_loaded();
-        let version = match self.compat.version() {
+        // null until detected: answers meanwhile follow 1.2.
+        let version = self.compat.known().map(|version| match version {
             FlagrVersion::V1_1 => "1.1",
             FlagrVersion::V1_2 => "1.2",
-        };
+        });
         let body = json!({
             "status": if loaded { "ready" } else { "not_ready" },
             "flags": self.store.len(),

@@ -21,22 +21,35 @@ pub struct Compat {
 
 const V1_1: u8 = 11;
 const V1_2: u8 = 12;
+/// Not known yet (to be detected from the upstream); answers follow 1.2 meanwhile.
+const UNDECIDED: u8 = 0;
 
 impl Compat {
     /// Starts answering as `version`.
     pub fn new(version: FlagrVersion) -> Compat {
-        let compat = Compat {
-            version: AtomicU8::new(V1_2),
-        };
+        let compat = Compat::undecided();
         compat.set(version);
         compat
     }
 
+    /// Starts with the version still to be detected, answering as 1.2 until it is.
+    pub fn undecided() -> Compat {
+        Compat {
+            version: AtomicU8::new(UNDECIDED),
+        }
+    }
+
     /// The version answers follow.
     pub fn version(&self) -> FlagrVersion {
+        self.known().unwrap_or(FlagrVersion::V1_2)
+    }
+
+    /// The version, once configured, detected or taken from a snapshot.
+    pub fn known(&self) -> Option<FlagrVersion> {
         match self.version.load(Ordering::Acquire) {
-            V1_1 => FlagrVersion::V1_1,
-            _ => FlagrVersion::V1_2,
+            V1_1 => Some(FlagrVersion::V1_1),
+            V1_2 => Some(FlagrVersion::V1_2),
+            _ => None,
         }
     }
 
@@ -47,5 +60,25 @@ impl Compat {
             FlagrVersion::V1_2 => V1_2,
         };
         self.version.store(code, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_undecided_version_answers_as_1_2_until_set() {
+        let compat = Compat::undecided();
+        assert_eq!(
+            (compat.known(), compat.version()),
+            (None, FlagrVersion::V1_2)
+        );
+        compat.set(FlagrVersion::V1_1);
+        assert_eq!(compat.known(), Some(FlagrVersion::V1_1));
+        assert_eq!(
+            Compat::new(FlagrVersion::V1_2).known(),
+            Some(FlagrVersion::V1_2)
+        );
     }
 }

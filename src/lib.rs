@@ -140,7 +140,10 @@ pub fn check_flags(config: &Config, store: &FlagStore) -> Result<Option<usize>, 
 /// Starts the proxy: initial flags, the listeners, the sync and snapshot tasks.
 pub async fn start(config: Config) -> Result<Proxy, StartError> {
     let store = Arc::new(FlagStore::new());
-    let compat = Arc::new(Compat::new(config.initial_version()));
+    let compat = Arc::new(match (&config.source, config.compat) {
+        (FlagsSource::Upstream(_), CompatSetting::Auto) => Compat::undecided(),
+        _ => Compat::new(config.initial_version()),
+    });
     let telemetry = Arc::new(Telemetry::default());
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -101,6 +101,9 @@ pub async fn run_upstream(
         match detect_version(&upstream, setting).await {
             Ok(version) => break version,
             Err(error) => {
+                // Detection is a sync's first step: an upstream down from the start shows
+                // as failed syncs.
+                telemetry.syncs_failed.fetch_add(1, Ordering::Relaxed);
                 backoff.failed("detecting the Flagr version failed", &error);
                 if sleep_or_shutdown(backoff.delay(), &mut shutdown).await {
                     return;

@@ -64,6 +64,16 @@ async fn readiness_waits_for_flags_and_shows_their_age() {
         (503, json!("not_ready"))
     );
     assert_eq!(detail["dataAgeSeconds"], serde_json::Value::Null);
+    assert_eq!(detail["flagrVersion"], serde_json::Value::Null, "{detail}");
+    let metrics = send(admin, "GET", "/metrics", &[], None).await.text();
+    let failed_syncs = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("vexilla_upstream_syncs_total{outcome=\"error\"} "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no failed-sync count in {metrics}"))
+    };
+    assert!(failed_syncs(&metrics) >= 1, "{metrics}");
     let early = post_json(
         proxy.api_address,
         "/api/v1/evaluation",
@@ -84,6 +94,7 @@ async fn readiness_waits_for_flags_and_shows_their_age() {
     let (_, detail) = ready(admin).await;
     assert_eq!(detail["flags"], 1);
     assert_eq!(detail["source"], "upstream");
+    assert_eq!(detail["flagrVersion"], "1.2");
     assert!(
         detail["dataAgeSeconds"]
             .as_f64()
@@ -93,10 +104,7 @@ async fn readiness_waits_for_flags_and_shows_their_age() {
     let metrics = send(admin, "GET", "/metrics", &[], None).await.text();
     assert!(metrics.lines().any(|l| l == "vexilla_flags 1"), "{metrics}");
     assert!(metrics.contains("vexilla_data_age_seconds "), "{metrics}");
-    assert!(
-        metrics.contains("vexilla_upstream_syncs_total{outcome=\"error\"}"),
-        "{metrics}"
-    );
+    assert!(failed_syncs(&metrics) >= 1, "{metrics}");
     proxy.shutdown().await;
     flagr.stop();
 }
