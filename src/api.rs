@@ -6,7 +6,9 @@
 //! this module routes, reads bodies within limits, and picks statuses in one place.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -217,8 +219,15 @@ impl Api {
             let message = format!("request body exceeds {} bytes", self.limits.max_body_bytes);
             return Answer::framework(StatusCode::PAYLOAD_TOO_LARGE, 413, &message);
         }
-        let read = Limited::new(request.into_body(), self.limits.max_body_bytes).collect();
-        let Ok(read) = tokio::time::timeout(self.limits.body_read_timeout, read).await else {
+        let mut read =
+            std::pin::pin!(Limited::new(request.into_body(), self.limits.max_body_bytes).collect());
+        // A small body usually came in with the headers: taken at once, it needs no timer.
+        let at_once = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+        let read = match at_once {
+            Poll::Ready(read) => Ok(read),
+            Poll::Pending => tokio::time::timeout(self.limits.body_read_timeout, read).await,
+        };
+        let Ok(read) = read else {
             let message = format!(
                 "the request body did not arrive within {} ms",
                 self.limits.body_read_timeout.as_millis()
