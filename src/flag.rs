@@ -15,6 +15,7 @@ use crate::expr::{self, Constraint, Dialect, Expr};
 use crate::flagr::canonical::Stop;
 use crate::flagr::{Attachment, Export, ExportConstraint, ExportFlag};
 use crate::json;
+use crate::response::FlagMembers;
 
 /// Which Flagr release line the proxy answers as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +80,9 @@ pub struct Flag {
     /// Segments in evaluation order: the order of the document, which Flagr does not re-sort.
     pub segments: Vec<Segment>,
     pub variants: Vec<Variant>,
+    /// The ID, key, snapshot ID and tags as an evaluation result writes them: the same for
+    /// every answer, so written once.
+    pub members: FlagMembers,
 }
 
 /// One segment, compiled.
@@ -461,6 +465,7 @@ pub fn compile_flag(flag: ExportFlag, version: FlagrVersion) -> Result<Flag, Fla
     tags.extend(flag.tags.into_iter().map(|tag| tag.value));
 
     Ok(Flag {
+        members: FlagMembers::new(flag.id, &flag.key, flag.snapshot_id, &tags),
         id: flag.id,
         key: flag.key,
         enabled: flag.enabled,

@@ -10,6 +10,60 @@ use crate::eval::{EvalContext, EvalResult, FlagRef};
 use crate::flag::FlagrVersion;
 use crate::json::{write_string, write_value};
 
+/// A flag's own members of an evaluation result, written once when the flag is built:
+/// `,"flagID":..,"flagKey":..,"flagSnapshotID":..` (each only when set, as Flagr omits empty
+/// ones), then the `,"flagTags":[..]` member the 1.2 line adds (nothing without tags).
+#[derive(Debug, Default)]
+pub struct FlagMembers {
+    bytes: Box<[u8]>,
+    tags_at: usize,
+}
+
+impl FlagMembers {
+    /// The members of the flag with this ID, key, snapshot ID and tags.
+    pub fn new(id: u64, key: &str, snapshot_id: u64, tags: &[String]) -> FlagMembers {
+        let mut out = Vec::with_capacity(
+            key.len() + tags.iter().map(|tag| tag.len() + 3).sum::<usize>() + 96,
+        );
+        write_flag_members(&mut out, id, key, snapshot_id);
+        let tags_at = out.len();
+        if !tags.is_empty() {
+            out.extend_from_slice(b",\"flagTags\":");
+            write_strings(&mut out, tags);
+        }
+        FlagMembers {
+            // A new block of the exact size: one shrunk in place can keep the larger block.
+            bytes: out.as_slice().into(),
+            tags_at,
+        }
+    }
+
+    /// `flagID`, `flagKey` and `flagSnapshotID`.
+    fn identity(&self) -> &[u8] {
+        self.bytes.get(..self.tags_at).unwrap_or_default()
+    }
+
+    /// `flagTags`.
+    fn tags(&self) -> &[u8] {
+        self.bytes.get(self.tags_at..).unwrap_or_default()
+    }
+}
+
+fn write_flag_members(out: &mut Vec<u8>, id: u64, key: &str, snapshot_id: u64) {
+    if id != 0 {
+        out.extend_from_slice(b",\"flagID\":");
+        push_number(out, id);
+    }
+    if !key.is_empty() {
+        out.extend_from_slice(b",\"flagKey\":");
+        write_string(out, key);
+    }
+    if snapshot_id != 0 {
+        out.extend_from_slice(b",\"flagSnapshotID\":");
+        push_number(out, snapshot_id);
+    }
+}
+
 /// Appends one `evalResult` object.
 pub fn write_result(
     out: &mut Vec<u8>,
@@ -31,15 +85,9 @@ pub fn write_result_with(
     rendered: Option<&[u8]>,
 ) {
     out.push(b'{');
-    let (flag_id, flag_key, snapshot_id, tags, records) = match result.flag {
-        FlagRef::Found(flag) => (
-            flag.id,
-            flag.key.as_str(),
-            flag.snapshot_id,
-            flag.tags.as_slice(),
-            flag.data_records_enabled,
-        ),
-        FlagRef::Missing { id, key } => (id, key, 0, &[][..], false),
+    let records = match result.flag {
+        FlagRef::Found(flag) => flag.data_records_enabled,
+        FlagRef::Missing { .. } => false,
     };
 
     if version == FlagrVersion::V1_2 && records {
@@ -61,22 +109,16 @@ pub fn write_result_with(
         write_debug_log(out, result);
     }
 
-    if flag_id != 0 {
-        out.extend_from_slice(b",\"flagID\":");
-        push_number(out, flag_id);
-    }
-    if !flag_key.is_empty() {
-        out.extend_from_slice(b",\"flagKey\":");
-        write_string(out, flag_key);
-    }
-    if snapshot_id != 0 {
-        out.extend_from_slice(b",\"flagSnapshotID\":");
-        push_number(out, snapshot_id);
-    }
-    // The 1.1 line Flagr is matched against (the recorded oracle) predates `flagTags` here.
-    if version == FlagrVersion::V1_2 && !tags.is_empty() {
-        out.extend_from_slice(b",\"flagTags\":");
-        write_strings(out, tags);
+    match result.flag {
+        FlagRef::Found(flag) => {
+            out.extend_from_slice(flag.members.identity());
+            // The 1.1 line Flagr is matched against (the recorded oracle) predates `flagTags`
+            // here.
+            if version == FlagrVersion::V1_2 {
+                out.extend_from_slice(flag.members.tags());
+            }
+        }
+        FlagRef::Missing { id, key } => write_flag_members(out, id, key, 0),
     }
     if version == FlagrVersion::V1_2 {
         out.extend_from_slice(b",\"recordSource\":\"evaluation\"");
@@ -298,6 +340,22 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_members_are_written_once_as_a_result_writes_them() {
+        let tags = ["beta".to_owned(), "t\"2".to_owned()];
+        let members = FlagMembers::new(7, "k\u{2028}ey", 3, &tags);
+        assert_eq!(
+            String::from_utf8_lossy(members.identity()),
+            r#","flagID":7,"flagKey":"k\u2028ey","flagSnapshotID":3"#
+        );
+        assert_eq!(
+            String::from_utf8_lossy(members.tags()),
+            r#","flagTags":["beta","t\"2"]"#
+        );
+        let empty = FlagMembers::new(0, "", 0, &[]);
+        assert_eq!((empty.identity(), empty.tags()), (&b""[..], &b""[..]));
+    }
 
     #[test]
     fn writes_numbers() {

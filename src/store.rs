@@ -475,14 +475,16 @@ mod tests {
     use super::*;
 
     fn flag(id: u64, key: &str, snapshot_id: u64, tags: &[&str]) -> Arc<Flag> {
+        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         Arc::new(Flag {
+            members: crate::response::FlagMembers::new(id, key, snapshot_id, &tags),
             id,
             key: key.into(),
             enabled: true,
             snapshot_id,
             entity_type: String::new(),
             data_records_enabled: false,
-            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tags,
             segments: Vec::new(),
             variants: Vec::new(),
         })
