@@ -54,7 +54,8 @@ def wait_ready(admin, limit=60.0):
                 return
         except OSError:
             pass
-        time.sleep(0.005)
+        # Polled every millisecond: the cold start is measured to about that.
+        time.sleep(0.001)
     raise SystemExit("the proxy never became ready")
 
 
@@ -171,13 +172,13 @@ def main():
         run([sys.executable, "benches/gen_flags.py", "10000", snapshot, "--snapshot"])
         dead = free_port()
         starts = []
-        for _ in range(5):
+        for _ in range(11):
             proxy = Proxy("--upstream", "http://127.0.0.1:%d" % dead, "--snapshot-file", snapshot)
             wait_ready(proxy.admin)
             starts.append((time.monotonic() - proxy.started) * 1000)
             proxy.stop()
         starts.sort()
-        rows.append(("cold start to /ready, 10,000-flag snapshot", "median %.0f ms (best %.0f)" % (starts[2], starts[0]), "<= 50 ms"))
+        rows.append(("cold start to /ready, 10,000-flag snapshot", "median %.0f ms (best %.0f) of 11" % (starts[5], starts[0]), "<= 50 ms"))
 
         # The engine (criterion) and the webhook path.
         for name, nanos in criterion_times().items():
