@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs every vexilla-proxy benchmark on this machine and prints one table.
 
-    python3 benches/run_all.py            # about 5 minutes after the release build
+    python3 benches/run_all.py            # a few minutes after the release build
 
 Loopback only, each load bounded in time. Environment:
   VEXILLA_BENCH_SECONDS      seconds per HTTP load run (default 10)
