@@ -172,7 +172,7 @@ pub fn evaluate<'f>(
         Some(generated) => generated.as_str(),
         None => &context.entity_id,
     };
-    let entity_type = if flag.entity_type.is_empty() {
+    let entity_type: &str = if flag.entity_type.is_empty() {
         &context.entity_type
     } else {
         &flag.entity_type

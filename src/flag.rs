@@ -73,13 +73,13 @@ pub struct Flag {
     pub key: String,
     pub enabled: bool,
     pub snapshot_id: u64,
-    pub entity_type: String,
+    pub entity_type: Box<str>,
     pub data_records_enabled: bool,
     /// Tag values in the order Flagr lists them (tag ID order).
-    pub tags: Vec<String>,
+    pub tags: Box<[String]>,
     /// Segments in evaluation order: the order of the document, which Flagr does not re-sort.
-    pub segments: Vec<Segment>,
-    pub variants: Vec<Variant>,
+    pub segments: Box<[Segment]>,
+    pub variants: Box<[Variant]>,
     /// The ID, key, snapshot ID and tags as an evaluation result writes them: the same for
     /// every answer, so written once.
     pub members: FlagMembers,
@@ -470,11 +470,12 @@ pub fn compile_flag(flag: ExportFlag, version: FlagrVersion) -> Result<Flag, Fla
         key: flag.key,
         enabled: flag.enabled,
         snapshot_id: flag.snapshot_id,
-        entity_type: flag.entity_type,
+        entity_type: flag.entity_type.as_str().into(),
         data_records_enabled: flag.data_records_enabled,
-        tags,
-        segments,
-        variants,
+        // Built at their exact capacity, so boxing them moves nothing.
+        tags: tags.into_boxed_slice(),
+        segments: segments.into_boxed_slice(),
+        variants: variants.into_boxed_slice(),
     })
 }
 

@@ -349,8 +349,8 @@ impl FlagStore {
         }
 
         // A flag has a handful of tags: plain scans find what it left and what it joined.
-        let old_tags: &[String] = previous.as_ref().map_or(&[], |p| p.tags.as_slice());
-        if old_tags != flag.tags.as_slice() {
+        let old_tags: &[String] = previous.as_ref().map_or(&[], |p| &p.tags);
+        if *old_tags != *flag.tags {
             for tag in old_tags.iter().filter(|tag| !flag.tags.contains(tag)) {
                 if let Some(members) = membership.tags.get_mut(tag.as_str()) {
                     members.remove(&flag.id);
@@ -482,11 +482,11 @@ mod tests {
             key: key.into(),
             enabled: true,
             snapshot_id,
-            entity_type: String::new(),
+            entity_type: "".into(),
             data_records_enabled: false,
-            tags,
-            segments: Vec::new(),
-            variants: Vec::new(),
+            tags: tags.into(),
+            segments: Box::new([]),
+            variants: Box::new([]),
         })
     }
 
