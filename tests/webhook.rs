@@ -214,7 +214,10 @@ async fn a_burst_for_one_flag_costs_at_most_two_fetches() {
     let proxy = start(&flagr, &["--webhook-rate-limit", "1000"]).await;
     let webhook = proxy.webhook_address.expect("webhook on");
     set_snapshot(&flagr, 1, "k", "second", 2);
-    flagr.state.delay_ms.store(50, Ordering::Relaxed);
+    // The whole burst has to land while the first fetch is in flight: a slow read leaves
+    // room for 100 connections on a loaded machine (at 50 ms a third fetch was seen once,
+    // for events that came in during the follow-up).
+    flagr.state.delay_ms.store(400, Ordering::Relaxed);
 
     let body =
         json!({"operation": "update", "flag_id": 1, "flag_key": "k", "component_type": "segment"})
