@@ -22,8 +22,12 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROXY = os.path.join(ROOT, "target/release/vexilla-proxy")
-BASELINE = os.path.join(ROOT, "target/release/examples/baseline_server")
+# Where cargo builds: CARGO_TARGET_DIR when set (relative to the repository, as cargo runs here).
+TARGET = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+PROXY = os.path.join(TARGET, "release/vexilla-proxy")
+BASELINE = os.path.join(TARGET, "release/examples/baseline_server")
+# Every server started, stopped at the end whatever happened.
+STARTED = []
 SECONDS = int(os.environ.get("VEXILLA_BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("VEXILLA_BENCH_CONNECTIONS", "64"))
 ROUNDS = int(os.environ.get("VEXILLA_BENCH_ROUNDS", "3"))
@@ -65,6 +69,7 @@ class Proxy:
         command = [PROXY, "--listen", "127.0.0.1:%d" % self.port, "--admin-listen", "127.0.0.1:%d" % self.admin]
         self.started = time.monotonic()
         self.process = subprocess.Popen(command + list(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        STARTED.append(self.process)
 
     def rss_kib(self, field="VmHWM"):
         with open("/proc/%d/status" % self.process.pid) as status:
@@ -124,6 +129,7 @@ def main():
             handle.write(answer)
         base_port = free_port()
         baseline = subprocess.Popen([BASELINE, "127.0.0.1:%d" % base_port, body_file])
+        STARTED.append(baseline)
         time.sleep(0.5)
         # Alternating rounds, each side's median round kept: a noisy neighbour then costs
         # both sides alike.
@@ -188,6 +194,10 @@ def main():
         ratio = re.search(r"ratio fresh / fetch\s+([\d.]+)\s+([\d.]+)", webhook)
         rows.append(("webhook to fresh answer / one fetch (p50, p99)", "%s, %s" % ratio.groups(), "p99 <= 1.5"))
     finally:
+        for process in STARTED:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         shutil.rmtree(work, ignore_errors=True)
 
     width = max(len(r[0]) for r in rows)
