@@ -58,10 +58,7 @@ impl Admin {
     fn ready(&self) -> Response<ProxyBody> {
         let loaded = self.store.is_loaded();
         // null until detected: answers meanwhile follow 1.2.
-        let version = self.compat.known().map(|version| match version {
-            FlagrVersion::V1_1 => "1.1",
-            FlagrVersion::V1_2 => "1.2",
-        });
+        let version = self.compat.known().map(FlagrVersion::as_str);
         let body = json!({
             "status": if loaded { "ready" } else { "not_ready" },
             "flags": self.store.len(),

@@ -26,7 +26,21 @@ pub enum FlagrVersion {
     V1_2,
 }
 
+impl std::fmt::Display for FlagrVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FlagrVersion {
+    /// The version as Flagr's releases name it: `1.1` or `1.2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagrVersion::V1_1 => "1.1",
+            FlagrVersion::V1_2 => "1.2",
+        }
+    }
+
     /// The constraint-language dialect this version evaluates with.
     pub fn dialect(self) -> Dialect {
         match self {

@@ -191,7 +191,7 @@ pub fn load_at_start(
 ) -> Option<FlagrVersion> {
     match load_as(path, store, configured) {
         Ok((count, version)) => {
-            info!(path = %path.display(), flags = count, version = ?version, "snapshot loaded; answering from it until the upstream syncs");
+            info!(path = %path.display(), flags = count, version = %version, "snapshot loaded; answering from it until the upstream syncs");
             Some(version)
         }
         Err(SnapshotError::Io(io)) if io.kind() == std::io::ErrorKind::NotFound => {
@@ -212,13 +212,9 @@ fn write_document(
     flags: &[Arc<Flag>],
     version: FlagrVersion,
 ) -> std::io::Result<()> {
-    let version = match version {
-        FlagrVersion::V1_1 => "1.1",
-        FlagrVersion::V1_2 => "1.2",
-    };
     let mut buffer = Vec::with_capacity(4096);
     buffer.extend_from_slice(b"{\"VexillaSnapshot\":{\"FlagrVersion\":");
-    json::write_string(&mut buffer, version);
+    json::write_string(&mut buffer, version.as_str());
     buffer.extend_from_slice(b",\"SavedAt\":");
     json::write_string(&mut buffer, &crate::response::timestamp_now());
     buffer.extend_from_slice(b"},\"Flags\":[");

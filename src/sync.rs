@@ -148,7 +148,7 @@ pub async fn run_upstream(
             match sync_once(&upstream, &store, version).await {
                 Ok((count, summary)) => {
                     if last_full_sync.is_none() {
-                        info!(flags = count, version = ?version, "first sync from flagr done");
+                        info!(flags = count, version = %version, "first sync from flagr done");
                     } else {
                         debug!(
                             flags = count,
@@ -233,7 +233,7 @@ pub async fn detect_version(
         }
         Err(error) => return Err(error),
     };
-    info!(version = ?version, "flagr version detected from the upstream");
+    info!(version = %version, "flagr version detected from the upstream");
     Ok(version)
 }
 
