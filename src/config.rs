@@ -26,7 +26,7 @@ use crate::webhook::WebhookLimits;
 pub struct Cli {
     /// TOML file with any of these options (keys as the long flags, `-` or `_`); flags and
     /// environment variables override it.
-    #[arg(long, env = "VEXILLA_CONFIG")]
+    #[arg(long, env = "VEXILLA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
     /// Address of the evaluation API.

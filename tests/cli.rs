@@ -255,6 +255,14 @@ fn healthcheck_reports_readiness_for_images_without_a_shell() {
     let stderr = String::from_utf8_lossy(&with_config.stderr).into_owned();
     assert_eq!(with_config.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("ready"), "{stderr}");
+    // The address from a config file named after the subcommand.
+    std::fs::write(&config, format!("admin_listen = \"{admin_arg}\"\n")).expect("config written");
+    let config_after = Command::new(env!("CARGO_BIN_EXE_vexilla-proxy"))
+        .args(["healthcheck", "--config", config.to_str().expect("utf-8")])
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&config_after.stderr).into_owned();
+    assert_eq!(config_after.status.code(), Some(0), "{stderr}");
     let _ = std::fs::remove_file(config);
     drop(child);
 }
